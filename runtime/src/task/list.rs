@@ -1,0 +1,98 @@
+//! The runtime's list of live tasks: intrusive, doubly linked, owner-thread only.
+//!
+//! A parked task sits in no queue (only its wakers can find it), so the
+//! runtime keeps every unfinished task on this list for one reason: at
+//! shutdown it must drop every future exactly once. Links live in the task
+//! header, so linking and unlinking never allocate and are O(1).
+//!
+//! The list holds one reference to each linked task; `unlink` reports
+//! whether the caller must release it.
+
+use std::cell::Cell;
+use std::ptr::NonNull;
+
+use super::raw::{header, Header};
+
+/// Head and tail of the live-task list, in spawn order.
+pub(crate) struct TaskList {
+    head: Cell<Option<NonNull<Header>>>,
+    tail: Cell<Option<NonNull<Header>>>,
+    len: Cell<usize>,
+}
+
+impl TaskList {
+    pub(crate) const fn new() -> Self {
+        TaskList { head: Cell::new(None), tail: Cell::new(None), len: Cell::new(0) }
+    }
+
+    /// Number of linked (unfinished) tasks.
+    pub(crate) fn len(&self) -> usize {
+        self.len.get()
+    }
+
+    /// The oldest linked task, if any.
+    pub(crate) fn front(&self) -> Option<NonNull<Header>> {
+        self.head.get()
+    }
+
+    /// Links a new task at the back.
+    ///
+    /// # Safety
+    /// Owner thread; `ptr` is live, linked nowhere, and the list's reference
+    /// to it is already counted; `self` does not move or drop while `ptr`
+    /// stays linked (the runtime unlinks every task at shutdown).
+    pub(crate) unsafe fn push_back(&self, ptr: NonNull<Header>) {
+        // SAFETY: live per the contract.
+        let task = unsafe { header(ptr) };
+        task.prev.set(self.tail.get());
+        task.next.set(None);
+        task.list.set(Some(NonNull::from(self)));
+        match self.tail.get() {
+            // SAFETY: linked tasks are live (the list holds a reference).
+            Some(tail) => unsafe { header(tail) }.next.set(Some(ptr)),
+            None => self.head.set(Some(ptr)),
+        }
+        self.tail.set(Some(ptr));
+        self.len.set(self.len.get() + 1);
+    }
+}
+
+/// Unlinks `ptr` from the list it is on. Returns `false` if it was not
+/// linked (already completed), `true` if it was: the caller then owns the
+/// list's reference and must drop it.
+///
+/// # Safety
+/// Owner thread; `ptr` is live.
+pub(crate) unsafe fn unlink(ptr: NonNull<Header>) -> bool {
+    // SAFETY: live per the contract.
+    let task = unsafe { header(ptr) };
+    let Some(list) = task.list.take() else {
+        return false;
+    };
+    // SAFETY: a linked task's list is alive (push_back's contract).
+    let list = unsafe { list.as_ref() };
+    let (prev, next) = (task.prev.take(), task.next.take());
+    match prev {
+        // SAFETY: neighbours on the list are live (the list holds references).
+        Some(prev) => unsafe { header(prev) }.next.set(next),
+        None => list.head.set(next),
+    }
+    match next {
+        // SAFETY: as above.
+        Some(next) => unsafe { header(next) }.prev.set(prev),
+        None => list.tail.set(prev),
+    }
+    list.len.set(list.len.get() - 1);
+    true
+}
+
+impl Drop for TaskList {
+    fn drop(&mut self) {
+        // Shutdown empties the list first. Should a task still be linked,
+        // cut it loose (leaking it) rather than leave it pointing at freed memory.
+        while let Some(ptr) = self.head.get() {
+            // SAFETY: linked tasks are live; we are on the owner thread.
+            unsafe { unlink(ptr) };
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Time: sleeps, timeouts, intervals, and the clock they read.
+//!
+//! Fifth stop of the tour. Timers live in one structure per runtime
+//! (`timers.rs`, a min-heap with lazy cancellation). Before the executor
+//! blocks in the reactor it asks that structure for the earliest deadline
+//! and sleeps exactly that long (on Linux a `timerfd` gives the wait
+//! microsecond precision); after the reactor returns, every timer that is
+//! due is fired, which means waking the task stored in it.
+//!
+//! With [`virtual_time`](crate::Builder::virtual_time) the clock is a number
+//! the executor advances: when every task is idle and no I/O is ready it
+//! jumps to the next deadline at once, so an hour of timeouts runs in
+//! microseconds, in a deterministic order.
+
+pub(crate) mod clock;
+mod instant;
+mod interval;
+mod sleep;
+mod timeout;
+pub(crate) mod timers;
+
+pub use instant::Instant;
+pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
+pub use sleep::{sleep, sleep_until, Sleep};
+pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
+
+/// Moves the current runtime's virtual clock forward by `duration`, firing
+/// the timers that come due (on the next reactor turn).
+///
+/// Only runtimes built with [`virtual_time`](crate::Builder::virtual_time)
+/// are affected; on a real clock this does nothing.
+///
+/// # Panics
+///
+/// Panics when called outside a runtime.
+pub fn advance(duration: std::time::Duration) {
+    crate::executor::with_current(|local| local.clock.advance(duration))
+        .expect("corio::time::advance called outside a corio runtime");
+}
