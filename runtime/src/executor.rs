@@ -108,8 +108,9 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    with_current(|local| local.spawn(future))
-        .expect("corio::spawn called outside a corio runtime: call it inside `block_on`, or use `Runtime::spawn`")
+    with_current(|local| local.spawn(future)).expect(
+        "corio::spawn called outside a corio runtime: call it inside `block_on`, or use `Runtime::spawn`",
+    )
 }
 
 /// Runs a future to completion on a new runtime on this thread, then drops

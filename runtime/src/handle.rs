@@ -198,7 +198,8 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let slot = Arc::new(RemoteSlot { state: Mutex::new(RemoteState::Waiting(None)), done: Condvar::new() });
+        let slot =
+            Arc::new(RemoteSlot { state: Mutex::new(RemoteState::Waiting(None)), done: Condvar::new() });
         let completer = Completer { slot: slot.clone() };
         self.shared.push_spawn(Box::new(move || {
             let inner = crate::executor::spawn(future);

@@ -242,7 +242,9 @@ fn split_token(token: Token) -> (usize, u32) {
 
 impl fmt::Debug for Reactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reactor").field("sources", &(self.slots.borrow().len() - self.free.borrow().len())).finish()
+        f.debug_struct("Reactor")
+            .field("sources", &(self.slots.borrow().len() - self.free.borrow().len()))
+            .finish()
     }
 }
 
@@ -331,7 +333,11 @@ impl<S: Source> IoSource<S> {
 
     /// Runs a read-side operation under the edge-triggered rule: retry while
     /// ready, clear readiness and park on `WouldBlock`, retry on `Interrupted`.
-    pub fn poll_read_with<R>(&self, cx: &mut Context<'_>, mut op: impl FnMut(&S) -> io::Result<R>) -> Poll<io::Result<R>> {
+    pub fn poll_read_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
         loop {
             if let Err(error) = std::task::ready!(self.poll_read_ready(cx)) {
                 return Poll::Ready(Err(error));
@@ -345,7 +351,11 @@ impl<S: Source> IoSource<S> {
     }
 
     /// The write-side twin of [`poll_read_with`](IoSource::poll_read_with).
-    pub fn poll_write_with<R>(&self, cx: &mut Context<'_>, mut op: impl FnMut(&S) -> io::Result<R>) -> Poll<io::Result<R>> {
+    pub fn poll_write_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
         loop {
             if let Err(error) = std::task::ready!(self.poll_write_ready(cx)) {
                 return Poll::Ready(Err(error));
@@ -374,7 +384,12 @@ impl<S: Source + fmt::Debug> fmt::Debug for IoSource<S> {
 }
 
 /// The shared half of `poll_read_ready` / `poll_write_ready`.
-fn poll_ready(io: &IoState, mask: u8, slot: &Cell<Option<Waker>>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+fn poll_ready(
+    io: &IoState,
+    mask: u8,
+    slot: &Cell<Option<Waker>>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
     if io.readiness.get() & mask != 0 {
         return Poll::Ready(Ok(()));
     }
@@ -401,7 +416,8 @@ mod precise {
     use mio::unix::SourceFd;
     use mio::{Interest, Registry, Token};
     use rustix::time::{
-        timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec,
+        timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags,
+        Timespec,
     };
 
     pub(super) struct TimerFd {
@@ -413,7 +429,8 @@ mod precise {
 
     impl TimerFd {
         pub(super) fn new(registry: &Registry, token: Token) -> io::Result<TimerFd> {
-            let fd = timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC)?;
+            let fd =
+                timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC)?;
             registry.register(&mut SourceFd(&fd.as_raw_fd()), token, Interest::READABLE)?;
             Ok(TimerFd { fd, armed: Cell::new(None) })
         }

@@ -161,13 +161,18 @@ impl Drop for Task {
 /// # Safety
 /// Owner thread; `list` does not move until every task linked into it is
 /// unlinked (the runtime keeps it inside an `Rc` and empties it at shutdown).
-pub(crate) unsafe fn spawn<F>(future: F, shared: Arc<Shared>, id: u64, list: &TaskList) -> (Task, JoinHandle<F::Output>)
+pub(crate) unsafe fn spawn<F>(
+    future: F,
+    shared: Arc<Shared>,
+    id: u64,
+    list: &TaskList,
+) -> (Task, JoinHandle<F::Output>)
 where
     F: Future + 'static,
     F::Output: 'static,
 {
     // Three references: the live-task list, the JoinHandle, the queue entry.
-    let ptr = raw::allocate(future, shared, id, SCHEDULED | HANDLE | 3 * REFERENCE);
+    let ptr = raw::allocate(future, shared, id, SCHEDULED | HANDLE | (3 * REFERENCE));
     // SAFETY: fresh task, linked nowhere; the list's reference is counted
     // above; the list's stability is the caller's promise.
     unsafe { list.push_back(ptr) };
@@ -281,7 +286,12 @@ impl<T> Future for JoinHandle<T> {
             let mut output: Option<Result<T, JoinError>> = None;
             // SAFETY: owner thread (`!Send` handle), the task is complete so
             // not being polled, and `output` has the type this task produces.
-            unsafe { (header.vtable.take_output)(self.ptr, (&mut output as *mut Option<Result<T, JoinError>>).cast()) };
+            unsafe {
+                (header.vtable.take_output)(
+                    self.ptr,
+                    (&mut output as *mut Option<Result<T, JoinError>>).cast(),
+                )
+            };
             return Poll::Ready(output.expect("JoinHandle polled after it returned its output"));
         }
         // SAFETY: owner-thread-only field (the handle is `!Send`, and the

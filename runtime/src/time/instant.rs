@@ -17,7 +17,9 @@ pub struct Instant(std::time::Instant);
 impl Instant {
     /// The current runtime's time.
     pub fn now() -> Instant {
-        Instant(crate::executor::with_current(|local| local.clock.now()).unwrap_or_else(std::time::Instant::now))
+        Instant(
+            crate::executor::with_current(|local| local.clock.now()).unwrap_or_else(std::time::Instant::now),
+        )
     }
 
     /// Wraps a std instant.

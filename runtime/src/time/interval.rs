@@ -1,8 +1,8 @@
 //! `Interval`: ticks at a fixed period, with a policy for missed ticks.
 
 use std::future::poll_fn;
-use std::pin::Pin;
 use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
