@@ -61,12 +61,17 @@ pub mod task;
 
 mod executor;
 mod handle;
+mod join;
 pub mod reactor;
 mod stats;
+pub mod sync;
 pub mod time;
 mod waker;
 
 pub use executor::{block_on, spawn, stats, Builder, Runtime};
 pub use handle::{Handle, RemoteJoinHandle};
+#[doc(hidden)]
+pub use join::private as __private;
+pub use join::{join_all, race, select, AbortHandle, Either, JoinAll, JoinNext, JoinSet, Race, Select};
 pub use stats::Stats;
 pub use task::{JoinError, JoinHandle};
