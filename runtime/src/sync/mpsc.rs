@@ -369,26 +369,23 @@ impl<T> Future for SendFuture<'_, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let chan = this.chan;
-        let turn = match this.key {
-            None => None,
-            Some(key) => Some(*chan.send_waiters.borrow().state(key)),
-        };
-        let granted = match turn {
-            Some(Turn::Waiting) => {
-                chan.send_waiters.borrow_mut().register(this.key.unwrap_or_default(), cx.waker());
-                return Poll::Pending;
+        let mut granted = false;
+        if let Some(key) = this.key {
+            let mut waiters = chan.send_waiters.borrow_mut();
+            match *waiters.state(key) {
+                Turn::Waiting => {
+                    waiters.register(key, cx.waker());
+                    return Poll::Pending;
+                }
+                Turn::Granted => {
+                    chan.reserved.set(chan.reserved.get() - 1);
+                    granted = true;
+                }
+                Turn::Closed => {}
             }
-            Some(Turn::Granted) => {
-                chan.send_waiters.borrow_mut().remove(this.key.take().unwrap_or_default());
-                chan.reserved.set(chan.reserved.get() - 1);
-                true
-            }
-            Some(Turn::Closed) => {
-                chan.send_waiters.borrow_mut().remove(this.key.take().unwrap_or_default());
-                false
-            }
-            None => false,
-        };
+            waiters.remove(key);
+            this.key = None;
+        }
         let value = this.value.take().expect("mpsc::SendFuture polled after it completed");
         if chan.rx_closed.get() {
             return Poll::Ready(Err(SendError(value)));
