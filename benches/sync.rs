@@ -111,7 +111,7 @@ fn oneshot_roundtrip(c: &mut Criterion) {
     let rt = corio::Runtime::new().unwrap();
     group.bench_function("corio", |b| {
         b.iter(|| {
-            rt.block_on(corio::spawn(async {
+            rt.block_on(rt.spawn(async {
                 let mut sum = 0;
                 for i in 0..ROUNDTRIPS {
                     let (tx, rx) = corio::sync::oneshot::channel::<u64>();
@@ -129,7 +129,7 @@ fn oneshot_roundtrip(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     group.bench_function("tokio", |b| {
         b.iter(|| {
-            rt.block_on(tokio::spawn(async {
+            rt.block_on(rt.spawn(async {
                 let mut sum = 0;
                 for i in 0..ROUNDTRIPS {
                     let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
