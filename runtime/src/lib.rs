@@ -34,6 +34,10 @@
 //!    [`time::interval`], the virtual clock.
 //! 6. `handle.rs`: the thread-safe half, [`Handle`] for other threads.
 //! 7. `stats.rs`: [`Stats`].
+//! 8. [`sync`]: [`sync::oneshot`], [`sync::mpsc`], [`sync::Notify`],
+//!    [`sync::Semaphore`], built only on wakers; the cancel-safety table.
+//! 9. `join.rs`: [`join!`], [`join_all`], [`race`], [`select`], and
+//!    [`JoinSet`], a task group that aborts its tasks when dropped.
 //!
 //! # Implementation in one paragraph
 //!

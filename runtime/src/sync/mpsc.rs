@@ -680,3 +680,74 @@ impl fmt::Display for TryRecvError {
 }
 
 impl Error for TryRecvError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn poll<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+        let waker = Waker::from(Arc::new(Noop));
+        Pin::new(future).poll(&mut Context::from_waker(&waker))
+    }
+
+    /// `buffer.len() + reserved <= capacity`, and waiters only when full.
+    fn check_invariants<T>(chan: &Chan<T>) {
+        let used = chan.buffer.borrow().len() + chan.reserved.get();
+        assert!(used <= chan.capacity);
+        if !chan.send_waiters.borrow().is_empty() {
+            assert_eq!(used, chan.capacity);
+        }
+    }
+
+    #[test]
+    fn grants_reserve_slots_and_release_them_on_drop() {
+        let (tx, mut rx) = channel::<u32>(2);
+        tx.try_send(0).unwrap();
+        tx.try_send(1).unwrap();
+        let mut a = tx.send(2);
+        let mut b = tx.send(3);
+        assert!(poll(&mut a).is_pending());
+        assert!(poll(&mut b).is_pending());
+        assert_eq!(tx.chan.send_waiters.borrow().len(), 2);
+        check_invariants(&tx.chan);
+
+        assert_eq!(rx.try_recv(), Ok(0)); // grants `a`
+        assert_eq!(tx.chan.reserved.get(), 1);
+        assert_eq!(tx.chan.send_waiters.borrow().len(), 1);
+        check_invariants(&tx.chan);
+        assert!(matches!(tx.try_send(9), Err(TrySendError::Full(9))), "no barging past `b`");
+
+        drop(a); // granted, never pushed: the slot goes to `b`
+        assert_eq!(tx.chan.reserved.get(), 1);
+        assert!(tx.chan.send_waiters.borrow().is_empty());
+        check_invariants(&tx.chan);
+
+        assert!(poll(&mut b).is_ready());
+        assert_eq!(tx.chan.reserved.get(), 0);
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(rx.try_recv(), Ok(3));
+        check_invariants(&tx.chan);
+    }
+
+    #[test]
+    fn closing_fails_granted_and_waiting_senders() {
+        let (tx, mut rx) = channel::<u32>(1);
+        tx.try_send(0).unwrap();
+        let mut granted = tx.send(1);
+        let mut waiting = tx.send(2);
+        assert!(poll(&mut granted).is_pending());
+        assert!(poll(&mut waiting).is_pending());
+        assert_eq!(rx.try_recv(), Ok(0));
+        rx.close();
+        assert!(matches!(poll(&mut granted), Poll::Ready(Err(SendError(1)))));
+        assert!(matches!(poll(&mut waiting), Poll::Ready(Err(SendError(2)))));
+        assert_eq!(tx.chan.reserved.get(), 0);
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    }
+}

@@ -423,3 +423,43 @@ impl fmt::Display for TryAcquireError {
 }
 
 impl Error for TryAcquireError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn poll<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+        let waker = Waker::from(Arc::new(Noop));
+        Pin::new(future).poll(&mut Context::from_waker(&waker))
+    }
+
+    #[test]
+    fn serve_stops_at_a_front_request_that_does_not_fit() {
+        let sem = Semaphore::new(0);
+        let mut big = sem.acquire_many(3);
+        let mut small = sem.acquire();
+        assert!(poll(&mut big).is_pending());
+        assert!(poll(&mut small).is_pending());
+        sem.add_permits(2);
+        assert_eq!(sem.available_permits(), 2, "nothing granted: `big` is first");
+        sem.add_permits(2);
+        // 4 permits: `big` takes 3, then `small` takes 1.
+        assert_eq!(sem.available_permits(), 0);
+        let big = match poll(&mut big) {
+            Poll::Ready(Ok(permit)) => permit,
+            _ => panic!("big was granted"),
+        };
+        assert_eq!(big.num_permits(), 3);
+        drop(small); // granted but unclaimed: its permit comes back
+        assert_eq!(sem.available_permits(), 1);
+        drop(big);
+        assert_eq!(sem.available_permits(), 4);
+        assert!(sem.state.borrow().waiters.is_empty());
+    }
+}
