@@ -54,6 +54,11 @@ fn join_macro_runs_concurrently_and_keeps_order() {
             async { 13 },
         );
         assert_eq!(t.12, 13);
+        // The macro's own bindings do not capture the caller's names.
+        let future = async { 1 };
+        let cx = 2;
+        let done = async { 3 };
+        assert_eq!(corio::join!(future, async { cx }, done), (1, 2, 3));
     });
 }
 

@@ -424,7 +424,13 @@ impl<T> AbortSlot for Slots<T> {
 /// propagated.
 ///
 /// `JoinSet` is `!Send`, like [`JoinHandle`]: it belongs to the runtime's
-/// thread.
+/// thread (its bookkeeping is `Rc` and `RefCell`, shared with the tasks'
+/// completion guards).
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// assert_send(corio_runtime::JoinSet::<()>::new()); // error: `Rc<..>` is not `Send`
+/// ```
 ///
 /// # Examples
 ///

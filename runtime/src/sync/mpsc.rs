@@ -3,7 +3,7 @@
 //! # How it parks and wakes
 //!
 //! All handles share one `Rc<Chan>`: a `VecDeque` buffer, the sender count,
-//! the receiver's waker and (bounded only) a [`WaitList`] of blocked senders.
+//! the receiver's waker and (bounded only) a `WaitList` (`waiters.rs`) of blocked senders.
 //!
 //! - The **receiver** parks by storing its waker in `rx_waker`. Every send
 //!   takes that waker (if present) and wakes it, so a burst of sends into a

@@ -3,7 +3,7 @@
 //! # How it parks and wakes
 //!
 //! A [`Notified`] future that has to wait takes a slot in the `Notify`'s
-//! [`WaitList`] holding its task's waker. [`Notify::notify_one`] unlinks the
+//! `WaitList` (`waiters.rs`) holding its task's waker. [`Notify::notify_one`] unlinks the
 //! first slot, marks it notified and wakes its waker; with nobody waiting it
 //! stores a single *permit* instead, which the next `notified()` consumes at
 //! once. [`Notify::notify_waiters`] unlinks every slot, collects all wakers,

@@ -2,7 +2,7 @@
 //!
 //! # How it parks and wakes
 //!
-//! The permit count and a [`WaitList`] of blocked acquirers live in one
+//! The permit count and a `WaitList` (`waiters.rs`) of blocked acquirers live in one
 //! `RefCell`. An [`Acquire`] that cannot be served at once (too few permits,
 //! or someone is already queued: no barging) takes a slot holding the number
 //! of permits it wants and its task's waker. Whenever permits come back (a
