@@ -520,8 +520,8 @@ impl<T: 'static> JoinSet<T> {
             Some(current) if current.will_wake(cx.waker()) => self.ready.waker.set(Some(current)),
             _ => self.ready.waker.set(Some(cx.waker().clone())),
         }
-        // A task may have finished between `take_ready` and storing the waker
-        // only if something ran in between; nothing did (one thread).
+        // No task can finish between `take_ready` and storing the waker:
+        // nothing else runs on this thread in between.
         Poll::Pending
     }
 

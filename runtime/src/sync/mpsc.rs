@@ -138,7 +138,13 @@ struct Chan<T> {
 impl<T> Chan<T> {
     fn new(capacity: usize) -> Chan<T> {
         Chan {
-            buffer: RefCell::new(VecDeque::with_capacity(capacity.min(1024))),
+            // Bounded: allocate up front (up to 1024), so the hot path never
+            // grows the buffer. Unbounded: grow on demand.
+            buffer: RefCell::new(VecDeque::with_capacity(if capacity == usize::MAX {
+                0
+            } else {
+                capacity.min(1024)
+            })),
             capacity,
             reserved: Cell::new(0),
             senders: Cell::new(1),
