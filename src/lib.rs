@@ -17,6 +17,9 @@
 
 pub use corio_runtime::*;
 
+/// Length-prefixed frames (the RPC wire format); see `docs/PROTOCOL.md`.
+pub use corio_net::frame;
+
 /// Keeps the README's example compiling and passing: rustdoc runs it as a test.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
