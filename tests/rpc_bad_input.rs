@@ -215,3 +215,41 @@ fn live_server_survives_random_and_mutated_frames() {
     }
     good_call(server.addr);
 }
+
+#[test]
+fn a_client_that_never_reads_its_answers_is_stopped_by_backpressure() {
+    let server = LiveServer::start();
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream.set_nonblocking(true).unwrap();
+    // Ids repeat every batch; the server answers each long before its
+    // id comes round again (and a duplicate would only get an error frame).
+    let mut batch = Vec::new();
+    for id in 1..=4096 {
+        batch.extend(request(id, "echo", &[0; 900]));
+    }
+    let mut offset = 0;
+    // Send requests and never read the answers: once the server's outbox,
+    // socket buffers and ours are full, our writes must block. Without
+    // backpressure the server would read (and buffer answers) forever.
+    let mut written = 0usize;
+    let mut stalled = 0;
+    while written < 256 * 1024 * 1024 {
+        match stream.write(&batch[offset..]) {
+            Ok(n) => {
+                written += n;
+                offset = (offset + n) % batch.len();
+                stalled = 0;
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                stalled += 1;
+                if stalled == 50 {
+                    break; // blocked for 50 ms in a row: the server stopped reading
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(error) => panic!("write failed: {error}"),
+        }
+    }
+    assert!(written < 128 * 1024 * 1024, "the server kept reading: {written} bytes accepted");
+    good_call(server.addr);
+}

@@ -728,7 +728,7 @@ mod tests {
         buf.consume(99_990);
         assert_eq!(buf.as_slice(), &[7; 10]);
         let space = buf.unfilled().len();
-        assert!(space >= MIN_FREE && space <= 200_000, "{space}");
+        assert!((MIN_FREE..=200_000).contains(&space), "{space}");
         buf.consume(10);
         buf.shrink_if_empty(0);
         assert!(buf.is_empty());

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 
 use crate::io::AsyncWriteExt;
 use crate::net::TcpStream;
@@ -33,6 +33,9 @@ struct State {
     writer: Option<Waker>,
     /// Set by `close`: write what is queued, shut the write side, stop.
     closing: bool,
+    /// A task waiting for `buffer` to drain (the server's reader, pausing
+    /// while a client does not read its answers).
+    drained: Option<Waker>,
 }
 
 impl Outbox {
@@ -61,6 +64,19 @@ impl Outbox {
         }
     }
 
+    /// Whether at most `limit` bytes wait to be handed to the writer; if
+    /// not, the task is woken when the writer takes them.
+    pub(crate) fn poll_room(&self, cx: &mut Context<'_>, limit: usize) -> bool {
+        let mut state = self.state.borrow_mut();
+        if state.buffer.len() <= limit || state.closing {
+            return true;
+        }
+        if !state.drained.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            state.drained = Some(cx.waker().clone());
+        }
+        false
+    }
+
     /// The writer task's body: until closed, wait for frames, write them all.
     ///
     /// # Errors
@@ -73,6 +89,10 @@ impl Outbox {
                 let mut state = self.state.borrow_mut();
                 if !state.buffer.is_empty() {
                     std::mem::swap(&mut state.buffer, &mut batch);
+                    if let Some(waiting) = state.drained.take() {
+                        drop(state);
+                        waiting.wake();
+                    }
                     return Poll::Ready(false);
                 }
                 if state.closing {

@@ -10,8 +10,9 @@
 //! - a cancel frame, or the request's deadline passing, drops the handler
 //!   (`JoinHandle::abort`, or the `timeout` around it);
 //! - a handler panic is caught and answered with an `internal` error;
-//! - at `max_in_flight` handlers the reader stops reading that connection,
-//!   so TCP flow control pushes back on the client and memory stays bounded;
+//! - at `max_in_flight` handlers, or with 1 MiB of answers the client has
+//!   not read yet, the reader stops reading that connection, so TCP flow
+//!   control pushes back on the client and memory stays bounded;
 //! - a malformed or oversize frame is answered with an error frame (to the
 //!   frame's id if it can be read, else id 0), logged, and the connection
 //!   closed; other connections are untouched.
@@ -42,6 +43,10 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 
 /// Default time in-flight calls get to finish after shutdown begins.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Answers that may wait in a connection's outbox before its reader stops
+/// reading: a client that sends but never reads cannot grow server memory.
+const MAX_UNSENT: usize = 1024 * 1024;
 
 /// Frames handled per reader poll before it yields to other tasks.
 const FRAMES_PER_POLL: usize = 256;
@@ -415,6 +420,10 @@ impl Connection {
             }
             if in_flight >= self.max_in_flight {
                 // Backpressure: read nothing until a handler finishes.
+                return Poll::Pending;
+            }
+            if !self.outbox.poll_room(cx, MAX_UNSENT) {
+                // The client is not reading its answers: stop reading its requests.
                 return Poll::Pending;
             }
             match decoder.decode(buffer) {
