@@ -17,6 +17,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use corio::net::TcpListener;
@@ -24,7 +26,8 @@ use corio::rpc::{Client, Server};
 
 fn main() {
     let calls: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
-    let addr = start_server();
+    let server_peak = Arc::new(AtomicUsize::new(0));
+    let addr = start_server(server_peak.clone());
 
     corio::block_on(async move {
         let client = Client::connect(addr).await.expect("connect to the server");
@@ -61,23 +64,34 @@ fn main() {
         println!("  latency p50:      {:.2?}", percentile(50));
         println!("  latency p99:      {:.2?}", percentile(99));
         println!("  peak suspended:   {} client tasks waiting on the network at once", peak.get());
+        println!(
+            "  server peak:      {} handler tasks suspended in their sleep at once",
+            server_peak.load(Ordering::Relaxed)
+        );
         println!("  OS threads:       {} (client runtime + server runtime)", os_threads());
     });
 }
 
 /// Starts the server on its own thread and runtime; returns its address.
-fn start_server() -> std::net::SocketAddr {
+fn start_server(peak: Arc<AtomicUsize>) -> std::net::SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let sleeping = Rc::new(Cell::new(0usize));
         corio::block_on(async move {
             let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).expect("bind");
             tx.send(listener.local_addr().unwrap()).unwrap();
             Server::new()
                 // Every call may be in flight at once: the point of the demo.
                 .max_in_flight(1_000_000)
-                .route("work", |request| async move {
-                    corio::time::sleep(Duration::from_millis(10)).await; // stands in for real work
-                    Ok(request.into_payload())
+                .route("work", move |request| {
+                    let (sleeping, peak) = (sleeping.clone(), peak.clone());
+                    async move {
+                        sleeping.set(sleeping.get() + 1);
+                        peak.fetch_max(sleeping.get(), Ordering::Relaxed);
+                        corio::time::sleep(Duration::from_millis(10)).await; // stands in for real work
+                        sleeping.set(sleeping.get() - 1);
+                        Ok(request.into_payload())
+                    }
                 })
                 .serve(listener)
                 .await

@@ -481,6 +481,9 @@ impl Connection {
         let refuse = |code: u16, message: String| {
             let _ = self.outbox.push(|out| Frame::Error { id, code, message }.encode(out));
         };
+        if id == 0 {
+            return refuse(code::PROTOCOL, "request id 0 is reserved for connection errors".into());
+        }
         if server.shutting_down.get() {
             return refuse(code::SHUTTING_DOWN, "the server is shutting down".into());
         }
