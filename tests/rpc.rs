@@ -390,3 +390,42 @@ fn shutdown_grace_cancels_calls_that_run_too_long() {
         serving.await.unwrap().unwrap();
     });
 }
+
+#[test]
+fn calls_made_in_one_tick_leave_in_one_write() {
+    use std::io::Read;
+    // A raw peer on its own thread: how many frames arrive in its first read?
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut bytes = vec![0; 1 << 20];
+        let n = stream.read(&mut bytes).unwrap();
+        let mut buffer = corio::frame::ReadBuffer::new();
+        buffer.extend_from_slice(&bytes[..n]);
+        let decoder = corio::frame::Decoder::new();
+        tx.send(std::iter::from_fn(|| decoder.decode(&mut buffer).unwrap()).count()).unwrap();
+    });
+    corio::block_on(async {
+        let client = Client::connect(addr).await.unwrap();
+        let calls: Vec<_> = (0..100)
+            .map(|_| {
+                let client = client.clone();
+                corio::spawn(async move { client.call("echo", &[1; 16]).await })
+            })
+            .collect();
+        // Let the calls and the writer run (blocking here would stall them).
+        let mut first_read = None;
+        eventually(|| {
+            first_read = rx.try_recv().ok();
+            first_read.is_some()
+        })
+        .await;
+        let first_read = first_read.unwrap();
+        assert_eq!(first_read, 100, "all 100 requests went out in the first write");
+        for call in calls {
+            call.abort();
+        }
+    });
+}

@@ -143,6 +143,15 @@ fn every_bad_input_is_answered_logged_and_isolated() {
     let frames = server.exchange(&wire);
     assert_error(&frames, 10, code::PROTOCOL, "unknown frame kind 42");
 
+    // 9. Request id 0 is reserved.
+    let frames = server.exchange(&request(0, "echo", b""));
+    assert_error(&frames, 0, code::PROTOCOL, "id 0 is reserved");
+
+    // Not bad input, but raw too: a ping is answered with a pong.
+    let mut wire = Vec::new();
+    Frame::Ping { id: 3, payload: b"alive?".to_vec() }.encode(&mut wire).unwrap();
+    assert_eq!(server.exchange(&wire), [Frame::Pong { id: 3, payload: b"alive?".to_vec() }]);
+
     // Other connections are unaffected: the bystander still gets answers,
     // and a new client works.
     bystander.write_all(&request(1, "echo", b"still here")).unwrap();
