@@ -51,15 +51,47 @@ fn localhost() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
 
-/// Starts a server on its own pinned thread; returns its address. The
-/// thread serves until the process exits.
-fn start_server(serve: fn(mpsc::Sender<SocketAddr>)) -> SocketAddr {
+/// A server function: binds, sends its address, serves forever.
+type Serve = fn(mpsc::Sender<SocketAddr>);
+
+/// A running server: its address and its thread's CPU clock.
+struct Server {
+    name: &'static str,
+    addr: SocketAddr,
+    /// The server thread's id, to read its CPU time.
+    tid: i32,
+}
+
+/// Starts a server on its own pinned thread. The thread serves until the
+/// process exits.
+fn start_server(name: &'static str, serve: Serve) -> Server {
     let (tx, rx) = mpsc::channel();
+    let (tid_tx, tid_rx) = mpsc::channel();
     std::thread::spawn(move || {
         pin_to(SERVER_CPU);
+        tid_tx.send(thread_id()).unwrap();
         serve(tx);
     });
-    rx.recv().expect("server started")
+    let tid = tid_rx.recv().unwrap();
+    Server { name, addr: rx.recv().expect("server started"), tid }
+}
+
+fn thread_id() -> i32 {
+    #[cfg(target_os = "linux")]
+    return rustix::thread::gettid().as_raw_nonzero().get();
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
+/// CPU time used so far by thread `tid` of this process (Linux: the first
+/// field of its `schedstat`, in nanoseconds; zero elsewhere).
+fn thread_cpu(tid: i32) -> Duration {
+    let path = format!("/proc/self/task/{tid}/schedstat");
+    let nanos = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0);
+    Duration::from_nanos(nanos)
 }
 
 fn corio_server(ready: mpsc::Sender<SocketAddr>) {
@@ -246,10 +278,8 @@ impl Client {
 
 fn echo(c: &mut Criterion) {
     pin_to(CLIENT_CPU);
-    let servers: [(&str, fn(mpsc::Sender<SocketAddr>)); 3] =
-        [("corio", corio_server), ("tokio", tokio_server), ("mio", mio_server)];
-    let addrs: Vec<(&str, SocketAddr)> =
-        servers.iter().map(|&(name, serve)| (name, start_server(serve))).collect();
+    let servers = [("corio", corio_server as Serve), ("tokio", tokio_server), ("mio", mio_server)]
+        .map(|(name, serve)| start_server(name, serve));
 
     for connections in [50usize, 1000] {
         let mut group = c.benchmark_group(format!("tcp_echo/{connections}_connections"));
@@ -257,13 +287,60 @@ fn echo(c: &mut Criterion) {
         group.warm_up_time(Duration::from_secs(1));
         group.measurement_time(Duration::from_secs(3));
         group.throughput(Throughput::Elements(1));
-        for &(name, addr) in &addrs {
-            let mut client = Client::connect(addr, connections);
-            group.bench_function(BenchmarkId::from_parameter(name), |b| {
+        for server in &servers {
+            let mut client = Client::connect(server.addr, connections);
+            group.bench_function(BenchmarkId::from_parameter(server.name), |b| {
                 b.iter_custom(|round_trips| client.run(round_trips))
             });
         }
         group.finish();
+    }
+
+    let quick = std::env::args().any(|arg| arg == "--test" || arg == "--list");
+    for connections in [50usize, 1000] {
+        interleaved(&servers, connections, if quick { 1 } else { 11 }, if quick { 100 } else { 10_000 });
+    }
+}
+
+/// The same load again, servers taking turns round by round, so a burst of
+/// load from elsewhere on a shared machine hits all three alike. Prints the
+/// median throughput and the median server CPU time per round trip (which
+/// other processes disturb less than wall time).
+fn interleaved(servers: &[Server], connections: usize, rounds: usize, round_trips: u64) {
+    let mut clients: Vec<Client> = servers.iter().map(|s| Client::connect(s.addr, connections)).collect();
+    let mut rates = vec![Vec::new(); servers.len()];
+    let mut cpu_per_rt = vec![Vec::new(); servers.len()];
+    for round in 0..rounds {
+        for turn in 0..servers.len() {
+            let i = (round + turn) % servers.len();
+            let cpu_before = thread_cpu(servers[i].tid);
+            let wall = clients[i].run(round_trips);
+            let cpu = thread_cpu(servers[i].tid) - cpu_before;
+            rates[i].push(round_trips as f64 / wall.as_secs_f64());
+            cpu_per_rt[i].push(cpu.as_secs_f64() * 1e6 / round_trips as f64);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let rates: Vec<f64> = rates.iter_mut().map(median).collect();
+    let cpu: Vec<f64> = cpu_per_rt.iter_mut().map(median).collect();
+    let by_name = |name: &str| servers.iter().position(|s| s.name == name).unwrap();
+    let (mio, tokio) = (by_name("mio"), by_name("tokio"));
+    println!(
+        "\ninterleaved, {connections} connections, {rounds} rounds x {round_trips} round trips (medians):"
+    );
+    println!("  server   round trips/s   server CPU/round trip   vs mio   vs tokio");
+    for (i, server) in servers.iter().enumerate() {
+        println!(
+            "  {:<6} {:>15.0} {:>20.2} µs {:>8.2}x {:>9.2}x",
+            server.name,
+            rates[i],
+            cpu[i],
+            rates[i] / rates[mio],
+            rates[i] / rates[tokio]
+        );
     }
 }
 
