@@ -412,16 +412,21 @@ impl ReadBuffer {
     /// into it, call [`filled`](ReadBuffer::filled).
     pub fn unfilled(&mut self) -> &mut [u8] {
         if self.data.len() - self.end < MIN_FREE {
-            // Shift the live bytes to the front; grow (doubling) if still short.
-            self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
+            self.compact();
             if self.data.len() - self.end < MIN_FREE {
+                // Still short: grow, doubling.
                 let grown = (self.data.len() * 2).max(self.end + MIN_FREE);
                 self.data.resize(grown, 0);
             }
         }
         &mut self.data[self.end..]
+    }
+
+    /// Shifts the live bytes to the front of the storage.
+    fn compact(&mut self) {
+        self.data.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
     }
 
     /// Marks `n` bytes of [`unfilled`](ReadBuffer::unfilled) as received.
@@ -431,14 +436,13 @@ impl ReadBuffer {
 
     /// Appends bytes (for tests and for sources that are not sockets).
     pub fn extend_from_slice(&mut self, bytes: &[u8]) {
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let space = self.unfilled();
-            let n = space.len().min(rest.len());
-            space[..n].copy_from_slice(&rest[..n]);
-            self.filled(n);
-            rest = &rest[n..];
+        if self.data.len() - self.end < bytes.len() {
+            self.compact();
         }
+        // Drop the scratch tail and append: no zero-filling of spare room.
+        self.data.truncate(self.end);
+        self.data.extend_from_slice(bytes);
+        self.end = self.data.len();
     }
 
     /// Releases memory beyond `keep` bytes of capacity when the buffer is
