@@ -429,3 +429,18 @@ fn calls_made_in_one_tick_leave_in_one_write() {
         }
     });
 }
+
+#[test]
+fn an_answer_over_the_client_limit_fails_the_calls_with_its_size() {
+    corio::block_on(async {
+        let addr = start(echo_server());
+        let client = Client::builder().max_frame_size(100).connect(addr).await.unwrap();
+        assert_eq!(client.call("echo", &[1; 10]).await.unwrap(), [1; 10]);
+        // The answer's frame is 13 + 200 bytes after its length prefix.
+        let answer = client.call("echo", &[2; 200]).await;
+        assert!(matches!(answer, Err(RpcError::FrameTooLarge { size: 213, limit: 100 })), "{answer:?}");
+        // The stream is out of step now: the connection is failed for good.
+        let late = client.call("echo", b"").await;
+        assert!(matches!(late, Err(RpcError::FrameTooLarge { .. })), "{late:?}");
+    });
+}
