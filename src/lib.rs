@@ -2,7 +2,8 @@
 //!
 //! This facade re-exports the two crates that make up corio:
 //! [`corio_runtime`] (tasks, wakers, executor, reactor, timers) and
-//! [`corio_net`] (sockets). Start with the runtime's crate docs for the tour.
+//! [`corio_net`] (sockets and async byte streams, as [`net`] and [`io`]).
+//! Start with the runtime's crate docs for the tour.
 //!
 //! ```
 //! let answer = corio::block_on(async {
@@ -16,6 +17,23 @@
 #![forbid(unsafe_code)]
 
 pub use corio_runtime::*;
+
+/// Async byte streams: `AsyncRead`, `AsyncWrite`, their extension traits,
+/// `BufReader`, `copy` (from [`corio_net::io`]).
+pub mod io {
+    pub use corio_net::io::*;
+}
+
+/// Sockets: TCP, UDP, Unix domain (from [`corio_net::net`]).
+pub mod net {
+    pub use corio_net::net::*;
+}
+
+/// Length-prefixed frames (the RPC wire format); see `docs/PROTOCOL.md`.
+pub use corio_net::frame;
+
+/// Remote procedure calls: `Client`, `Server`, `Request`, `RpcError` (from [`corio_net::rpc`]).
+pub use corio_net::rpc;
 
 /// Keeps the README's example compiling and passing: rustdoc runs it as a test.
 #[cfg(doctest)]

@@ -1,0 +1,348 @@
+//! TCP echo: corio vs tokio (current_thread) vs a hand-written mio loop.
+//!
+//! Three echo servers, each on its own thread pinned to CPU 0, serve the same
+//! load generator, a mio event loop on the bench thread pinned to CPU 1:
+//! N connections (50, then 1,000), 64-byte messages, one round trip in
+//! flight per connection. A sample is the time for a batch of round trips;
+//! criterion reports round trips per second ("elem/s").
+//!
+//! * `corio`: `TcpListener::accept` loop, one task per connection,
+//!   `read` up to 4 KiB then `write_all`.
+//! * `tokio`: the same program on tokio's current-thread runtime.
+//! * `mio`: one thread, one `mio::Poll`, connections in a `Vec`, read until
+//!   `WouldBlock` and write back: no futures, no wakers, no tasks. It is the
+//!   floor: what a runtime costs is the distance from it.
+//!
+//! ```text
+//! cargo bench --bench tcp_echo
+//! cargo bench --bench tcp_echo -- --test      # each benchmark once, as a smoke test
+//! ```
+//!
+//! Results and their reading: `docs/bench-net.md`.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use mio::net::{TcpListener as MioListener, TcpStream as MioStream};
+use mio::{Events, Interest, Poll, Token};
+
+const MESSAGE: usize = 64;
+const SERVER_CPU: usize = 0;
+const CLIENT_CPU: usize = 1;
+
+/// Pins the calling thread to one CPU, if the machine has it (Linux only).
+fn pin_to(cpu: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        let mut set = rustix::thread::CpuSet::new();
+        set.set(cpu);
+        if let Err(error) = rustix::thread::sched_setaffinity(None, &set) {
+            eprintln!("could not pin to CPU {cpu}: {error}; results will be noisier");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cpu;
+}
+
+fn localhost() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// A server function: binds, sends its address, serves forever.
+type Serve = fn(mpsc::Sender<SocketAddr>);
+
+/// A running server: its address and its thread's CPU clock.
+struct Server {
+    name: &'static str,
+    addr: SocketAddr,
+    /// The server thread's id, to read its CPU time.
+    tid: i32,
+}
+
+/// Starts a server on its own pinned thread. The thread serves until the
+/// process exits.
+fn start_server(name: &'static str, serve: Serve) -> Server {
+    let (tx, rx) = mpsc::channel();
+    let (tid_tx, tid_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        pin_to(SERVER_CPU);
+        tid_tx.send(thread_id()).unwrap();
+        serve(tx);
+    });
+    let tid = tid_rx.recv().unwrap();
+    Server { name, addr: rx.recv().expect("server started"), tid }
+}
+
+fn thread_id() -> i32 {
+    #[cfg(target_os = "linux")]
+    return rustix::thread::gettid().as_raw_nonzero().get();
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
+/// CPU time used so far by thread `tid` of this process (Linux: the first
+/// field of its `schedstat`, in nanoseconds; zero elsewhere).
+fn thread_cpu(tid: i32) -> Duration {
+    let path = format!("/proc/self/task/{tid}/schedstat");
+    let nanos = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0);
+    Duration::from_nanos(nanos)
+}
+
+fn corio_server(ready: mpsc::Sender<SocketAddr>) {
+    use corio::io::{AsyncReadExt, AsyncWriteExt};
+    corio::block_on(async move {
+        let listener = corio::net::TcpListener::bind(localhost()).unwrap();
+        ready.send(listener.local_addr().unwrap()).unwrap();
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            corio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
+
+fn tokio_server(ready: mpsc::Sender<SocketAddr>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap();
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(localhost()).await.unwrap();
+        ready.send(listener.local_addr().unwrap()).unwrap();
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// The overhead floor: a plain edge-triggered mio loop.
+fn mio_server(ready: mpsc::Sender<SocketAddr>) {
+    const LISTENER: Token = Token(usize::MAX);
+    struct Conn {
+        stream: MioStream,
+        /// Bytes read but not yet written back (when the socket was full).
+        pending: Vec<u8>,
+    }
+    let mut poll = Poll::new().unwrap();
+    let mut events = Events::with_capacity(1024);
+    let mut listener = MioListener::bind(localhost()).unwrap();
+    poll.registry().register(&mut listener, LISTENER, Interest::READABLE).unwrap();
+    ready.send(listener.local_addr().unwrap()).unwrap();
+    let mut conns: Vec<Option<Conn>> = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        poll.poll(&mut events, None).unwrap();
+        for event in events.iter() {
+            if event.token() == LISTENER {
+                loop {
+                    match listener.accept() {
+                        Ok((mut stream, _)) => {
+                            stream.set_nodelay(true).unwrap();
+                            let token = Token(conns.len());
+                            poll.registry()
+                                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+                                .unwrap();
+                            conns.push(Some(Conn { stream, pending: Vec::new() }));
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) => panic!("accept: {e}"),
+                    }
+                }
+                continue;
+            }
+            let index = event.token().0;
+            let Some(conn) = conns[index].as_mut() else { continue };
+            let mut closed = false;
+            // Flush what a full socket left behind, then read until WouldBlock.
+            if !conn.pending.is_empty() {
+                match conn.stream.write(&conn.pending) {
+                    Ok(n) => drop(conn.pending.drain(..n)),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+                    Err(_) => closed = true,
+                }
+            }
+            while !closed && conn.pending.is_empty() {
+                match conn.stream.read(&mut buf) {
+                    Ok(0) => closed = true,
+                    Ok(n) => match conn.stream.write(&buf[..n]) {
+                        Ok(written) => conn.pending.extend_from_slice(&buf[written..n]),
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                            conn.pending.extend_from_slice(&buf[..n])
+                        }
+                        Err(_) => closed = true,
+                    },
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(_) => closed = true,
+                }
+            }
+            if closed {
+                conns[index] = None;
+            }
+        }
+    }
+}
+
+/// The load generator: a mio loop holding `n` connections, one 64-byte
+/// round trip in flight on each.
+struct Client {
+    poll: Poll,
+    events: Events,
+    conns: Vec<(MioStream, usize)>,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr, n: usize) -> Client {
+        let poll = Poll::new().unwrap();
+        let conns = (0..n)
+            .map(|i| {
+                let stream = std::net::TcpStream::connect(addr).unwrap();
+                stream.set_nodelay(true).unwrap();
+                stream.set_nonblocking(true).unwrap();
+                let mut stream = MioStream::from_std(stream);
+                poll.registry().register(&mut stream, Token(i), Interest::READABLE).unwrap();
+                (stream, 0)
+            })
+            .collect();
+        Client { poll, events: Events::with_capacity(1024), conns }
+    }
+
+    /// Runs `round_trips` round trips; returns the time taken.
+    fn run(&mut self, round_trips: u64) -> Duration {
+        let request = [7u8; MESSAGE];
+        let mut buf = [0u8; 4096];
+        let started = Instant::now();
+        let mut issued = 0;
+        let mut done = 0;
+        for (stream, _) in &mut self.conns {
+            if issued == round_trips {
+                break;
+            }
+            assert_eq!(stream.write(&request).unwrap(), MESSAGE);
+            issued += 1;
+        }
+        while done < round_trips {
+            self.poll.poll(&mut self.events, None).unwrap();
+            for event in self.events.iter() {
+                let (stream, received) = &mut self.conns[event.token().0];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) => panic!("server closed the connection"),
+                        Ok(n) => *received += n,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) => panic!("read: {e}"),
+                    }
+                }
+                while *received >= MESSAGE {
+                    *received -= MESSAGE;
+                    done += 1;
+                    if issued < round_trips {
+                        assert_eq!(stream.write(&request).unwrap(), MESSAGE);
+                        issued += 1;
+                    }
+                }
+            }
+        }
+        started.elapsed()
+    }
+}
+
+fn echo(c: &mut Criterion) {
+    pin_to(CLIENT_CPU);
+    let servers = [("corio", corio_server as Serve), ("tokio", tokio_server), ("mio", mio_server)]
+        .map(|(name, serve)| start_server(name, serve));
+
+    for connections in [50usize, 1000] {
+        let mut group = c.benchmark_group(format!("tcp_echo/{connections}_connections"));
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_secs(1));
+        group.measurement_time(Duration::from_secs(3));
+        group.throughput(Throughput::Elements(1));
+        for server in &servers {
+            let mut client = Client::connect(server.addr, connections);
+            group.bench_function(BenchmarkId::from_parameter(server.name), |b| {
+                b.iter_custom(|round_trips| client.run(round_trips))
+            });
+        }
+        group.finish();
+    }
+
+    let quick = std::env::args().any(|arg| arg == "--test" || arg == "--list");
+    for connections in [50usize, 1000] {
+        interleaved(&servers, connections, if quick { 1 } else { 11 }, if quick { 100 } else { 10_000 });
+    }
+}
+
+/// The same load again, servers taking turns round by round, so a burst of
+/// load from elsewhere on a shared machine hits all three alike. Prints the
+/// median throughput and the median server CPU time per round trip (which
+/// other processes disturb less than wall time).
+fn interleaved(servers: &[Server], connections: usize, rounds: usize, round_trips: u64) {
+    let mut clients: Vec<Client> = servers.iter().map(|s| Client::connect(s.addr, connections)).collect();
+    let mut rates = vec![Vec::new(); servers.len()];
+    let mut cpu_per_rt = vec![Vec::new(); servers.len()];
+    for round in 0..rounds {
+        for turn in 0..servers.len() {
+            let i = (round + turn) % servers.len();
+            let cpu_before = thread_cpu(servers[i].tid);
+            let wall = clients[i].run(round_trips);
+            let cpu = thread_cpu(servers[i].tid) - cpu_before;
+            rates[i].push(round_trips as f64 / wall.as_secs_f64());
+            cpu_per_rt[i].push(cpu.as_secs_f64() * 1e6 / round_trips as f64);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let rates: Vec<f64> = rates.iter_mut().map(median).collect();
+    let cpu: Vec<f64> = cpu_per_rt.iter_mut().map(median).collect();
+    let by_name = |name: &str| servers.iter().position(|s| s.name == name).unwrap();
+    let (mio, tokio) = (by_name("mio"), by_name("tokio"));
+    println!(
+        "\ninterleaved, {connections} connections, {rounds} rounds x {round_trips} round trips (medians):"
+    );
+    println!("  server   round trips/s   server CPU/round trip   vs mio   vs tokio");
+    for (i, server) in servers.iter().enumerate() {
+        println!(
+            "  {:<6} {:>15.0} {:>20.2} µs {:>8.2}x {:>9.2}x",
+            server.name,
+            rates[i],
+            cpu[i],
+            rates[i] / rates[mio],
+            rates[i] / rates[tokio]
+        );
+    }
+}
+
+criterion_group!(benches, echo);
+criterion_main!(benches);

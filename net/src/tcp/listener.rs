@@ -1,0 +1,255 @@
+//! `TcpListener`: bind, listen, accept; and how accept survives running
+//! out of file descriptors.
+//!
+//! `accept` rides out descriptor exhaustion instead of spinning or failing:
+//! see `accept.rs`.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use corio_runtime::reactor::IoSource;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::TcpStream;
+use crate::accept::Acceptor;
+
+/// Options for [`TcpListener::bind_with`].
+///
+/// # Examples
+///
+/// ```
+/// use corio_net::net::{ListenOptions, TcpListener};
+///
+/// corio_runtime::block_on(async {
+///     let options = ListenOptions::new().backlog(128).reuse_port(true);
+///     let listener = TcpListener::bind_with("127.0.0.1:0".parse().unwrap(), options).unwrap();
+///     assert_ne!(listener.local_addr().unwrap().port(), 0);
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenOptions {
+    /// Length of the queue of connections the kernel completes before we
+    /// accept them (capped by `net.core.somaxconn`). Default 1024.
+    pub backlog: i32,
+    /// Sets `SO_REUSEPORT`: several listeners (one runtime per thread, say)
+    /// bind the same address and the kernel spreads connections over them.
+    /// Default off.
+    pub reuse_port: bool,
+}
+
+impl ListenOptions {
+    /// The defaults: backlog 1024, no `SO_REUSEPORT`.
+    pub fn new() -> ListenOptions {
+        ListenOptions { backlog: 1024, reuse_port: false }
+    }
+
+    /// Sets [`backlog`](ListenOptions::backlog).
+    pub fn backlog(mut self, backlog: i32) -> ListenOptions {
+        self.backlog = backlog;
+        self
+    }
+
+    /// Sets [`reuse_port`](ListenOptions::reuse_port).
+    pub fn reuse_port(mut self, reuse_port: bool) -> ListenOptions {
+        self.reuse_port = reuse_port;
+        self
+    }
+}
+
+impl Default for ListenOptions {
+    fn default() -> ListenOptions {
+        ListenOptions::new()
+    }
+}
+
+/// A TCP socket listening for connections.
+///
+/// # Examples
+///
+/// ```
+/// use corio_net::io::{AsyncReadExt, AsyncWriteExt};
+/// use corio_net::net::{TcpListener, TcpStream};
+///
+/// corio_runtime::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+///     let addr = listener.local_addr().unwrap();
+///     corio_runtime::spawn(async move {
+///         let (mut conn, _peer) = listener.accept().await.unwrap();
+///         conn.write_all(b"hello").await.unwrap();
+///     });
+///     let mut stream = TcpStream::connect(addr).await.unwrap();
+///     let mut greeting = Vec::new();
+///     stream.read_to_end(&mut greeting).await.unwrap();
+///     assert_eq!(greeting, b"hello");
+/// });
+/// ```
+///
+/// # Caveats
+///
+/// One task should accept at a time: the listener stores a single waiting
+/// waker, and a second concurrent acceptor would replace the first one's.
+pub struct TcpListener {
+    io: IoSource<mio::net::TcpListener>,
+    /// The accept step, with its back-off state.
+    acceptor: Acceptor,
+}
+
+impl TcpListener {
+    /// Binds a listener to `addr` (IPv4 or IPv6; port 0 picks a free port)
+    /// with the default [`ListenOptions`].
+    ///
+    /// Binding never blocks, so this is a plain function.
+    ///
+    /// # Errors
+    ///
+    /// The error of `socket(2)`, `bind(2)` or `listen(2)`, for example
+    /// `AddrInUse`.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called outside a corio runtime.
+    pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+        TcpListener::bind_with(addr, ListenOptions::default())
+    }
+
+    /// Binds a listener to `addr` with `options`.
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](TcpListener::bind); `Unsupported` for `reuse_port` on a
+    /// platform without `SO_REUSEPORT`.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called outside a corio runtime.
+    pub fn bind_with(addr: SocketAddr, options: ListenOptions) -> io::Result<TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        // Rebinding a port with connections in TIME_WAIT is what servers want.
+        socket.set_reuse_address(true)?;
+        if options.reuse_port {
+            set_reuse_port(&socket)?;
+        }
+        socket.bind(&addr.into())?;
+        socket.listen(options.backlog)?;
+        TcpListener::from_std(socket.into())
+    }
+
+    /// Wraps a listening `std` socket (switching it to non-blocking mode).
+    ///
+    /// # Errors
+    ///
+    /// If the socket cannot be made non-blocking or registered.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called outside a corio runtime.
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        let io = IoSource::new(mio::net::TcpListener::from_std(listener))?;
+        Ok(TcpListener { io, acceptor: Acceptor::default() })
+    }
+
+    /// Waits for a connection; returns it with the peer's address.
+    ///
+    /// # Errors
+    ///
+    /// Errors that concern the listener itself (say, `EBADF`). These do not
+    /// surface, because a loop should not stop on them: `Interrupted`,
+    /// `ConnectionAborted` (the peer gave up before we accepted: skipped),
+    /// and descriptor or memory exhaustion (waited out with a growing delay,
+    /// up to 100 ms, so the loop neither spins nor stops).
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// The polling form of [`accept`](TcpListener::accept).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let accepted = std::task::ready!(self.acceptor.poll_accept(&self.io, cx, |l| l.accept()));
+        Poll::Ready(accepted.and_then(|(stream, peer)| Ok((TcpStream::from_mio(stream)?, peer))))
+    }
+
+    /// The connections as a stream; see [`Incoming`].
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+
+    /// The address the listener is bound to (with the real port if bound to 0).
+    ///
+    /// # Errors
+    ///
+    /// The error of `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+}
+
+#[cfg(not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin")))]
+fn set_reuse_port(socket: &Socket) -> io::Result<()> {
+    socket.set_reuse_port(true)
+}
+
+#[cfg(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))]
+fn set_reuse_port(_socket: &Socket) -> io::Result<()> {
+    Err(io::Error::new(io::ErrorKind::Unsupported, "SO_REUSEPORT is not available on this platform"))
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener").field("io", &self.io).finish()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.get_ref().as_fd()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.get_ref().as_raw_fd()
+    }
+}
+
+/// The connections of a [`TcpListener`], one by one, from
+/// [`incoming`](TcpListener::incoming).
+///
+/// It never ends: `next` always returns `Some`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use corio_net::net::TcpListener;
+///
+/// corio_runtime::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:7000".parse().unwrap()).unwrap();
+///     let mut incoming = listener.incoming();
+///     while let Some(stream) = incoming.next().await {
+///         let stream = stream.unwrap();
+///         corio_runtime::spawn(async move { drop(stream) });
+///     }
+/// });
+/// ```
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Incoming<'_> {
+    /// Polls for the next connection (the shape of `Stream::poll_next`).
+    pub fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<io::Result<TcpStream>>> {
+        self.listener.poll_accept(cx).map(|result| Some(result.map(|(stream, _)| stream)))
+    }
+
+    /// Waits for the next connection.
+    pub async fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+}
