@@ -21,6 +21,7 @@ use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::rc::Rc;
@@ -136,12 +137,23 @@ impl Task {
                 unsafe { raw::cancel_now(self.ptr) };
                 return RunOutcome::Completed;
             }
-            let next = current & !RUNNING;
+            // Woken while running: this entry goes straight back on the
+            // queue, keeping the reference and the `SCHEDULED` bit. Parked:
+            // the queue entry's reference is released by the same
+            // compare-and-swap that clears `RUNNING` (one atomic, not two).
+            let woken = current & SCHEDULED != 0;
+            let next = if woken { current & !RUNNING } else { (current & !RUNNING) - REFERENCE };
             match header.state.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
-                // Woken while running: this entry goes straight back on the
-                // queue, keeping the reference and the `SCHEDULED` bit.
-                Ok(_) if current & SCHEDULED != 0 => return RunOutcome::Reschedule(self),
-                Ok(_) => return RunOutcome::Pending,
+                Ok(_) if woken => return RunOutcome::Reschedule(self),
+                Ok(previous) => {
+                    let ptr = ManuallyDrop::new(self).ptr;
+                    // SAFETY: the AcqRel swap released the reference `self`
+                    // owned, and `self` is forgotten. (A parked task is still
+                    // on the runtime's list, which holds a reference, so this
+                    // never frees; the check keeps the count honest anyway.)
+                    unsafe { raw::dealloc_if_last(ptr, previous) };
+                    return RunOutcome::Pending;
+                }
                 Err(actual) => current = actual,
             }
         }
@@ -307,13 +319,19 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let previous = self.header().state.fetch_and(!HANDLE, Ordering::AcqRel);
-        if previous & COMPLETED != 0 {
+        // `COMPLETED` is only ever set on the owner thread, which is this one
+        // (the handle is `!Send`), so it cannot change between here and the
+        // release below.
+        if self.header().state.load(Ordering::Acquire) & COMPLETED != 0 {
             // SAFETY: owner thread, complete (not polled), alive: our reference.
             unsafe { (self.header().vtable.drop_output)(self.ptr) };
         }
-        // SAFETY: the handle's reference, never used again.
-        unsafe { raw::drop_ref(self.ptr) };
+        // Clear `HANDLE` and release our reference in one atomic: `HANDLE`
+        // is set (only this destructor clears it), so subtracting it clears it.
+        let previous = self.header().state.fetch_sub(HANDLE + REFERENCE, Ordering::AcqRel);
+        // SAFETY: that subtraction released the handle's reference (AcqRel);
+        // `self.ptr` is not used again.
+        unsafe { raw::dealloc_if_last(self.ptr, previous) };
     }
 }
 
