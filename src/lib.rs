@@ -16,3 +16,8 @@
 #![forbid(unsafe_code)]
 
 pub use corio_runtime::*;
+
+/// Keeps the README's example compiling and passing: rustdoc runs it as a test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
