@@ -46,7 +46,11 @@ fn tokio_rt() -> tokio::runtime::Runtime {
 
 /// Small samples: each sample is already thousands of operations, and the
 /// machine is shared.
-fn configure<'a>(c: &'a mut Criterion, name: &str, elements: u64) -> BenchmarkGroup<'a, criterion::measurement::WallTime> {
+fn configure<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+    elements: u64,
+) -> BenchmarkGroup<'a, criterion::measurement::WallTime> {
     let mut group = c.benchmark_group(name);
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
