@@ -61,7 +61,7 @@ pub(crate) enum RunOutcome {
     /// Polled to completion (or cancelled during its own poll).
     Completed,
     /// The future panicked; the message is for abort-on-panic runtimes.
-    Panicked(String),
+    Panicked(Box<String>),
     /// Not polled: it had been cancelled or finished while queued.
     Skipped,
 }

@@ -61,7 +61,7 @@ pub(crate) enum PollOutcome {
     Ready,
     /// The future panicked; a `JoinError` carrying the panic is stored. The
     /// string is the panic message, for runtimes that abort on panic.
-    Panicked(String),
+    Panicked(Box<String>),
 }
 
 /// Typed operations, one per slot. Each says what it does to the stage; none
@@ -173,7 +173,7 @@ impl<F: Future> RawTask<F> {
         };
         let outcome = match &output {
             Ok(_) => PollOutcome::Ready,
-            Err(e) => PollOutcome::Panicked(e.panic_message().unwrap_or_default().to_owned()),
+            Err(e) => PollOutcome::Panicked(Box::new(e.panic_message().unwrap_or_default().to_owned())),
         };
         // The output is already computed; a panic from the future's
         // destructor is dropped here rather than masking it.
