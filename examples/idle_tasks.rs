@@ -28,7 +28,7 @@
 //! ```
 
 use std::cell::{Cell, RefCell};
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::process::Command;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
@@ -85,21 +85,19 @@ async fn reach(counter: &'static std::thread::LocalKey<Counter>, target: usize) 
 
 /// The body of every task: park until released, then finish. The future
 /// holds just the index (and its own state byte).
-fn idle_task(index: u64) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        poll_fn(|cx| {
-            if RELEASED.get() {
-                return Poll::Ready(());
-            }
-            let first = WAKERS.with_borrow_mut(|w| w[index as usize].replace(cx.waker().clone()).is_none());
-            if first {
-                PARKED.with(Counter::arrive);
-            }
-            Poll::Pending
-        })
-        .await;
-        DONE.with(Counter::arrive);
-    }
+async fn idle_task(index: u64) {
+    poll_fn(|cx| {
+        if RELEASED.get() {
+            return Poll::Ready(());
+        }
+        let first = WAKERS.with_borrow_mut(|w| w[index as usize].replace(cx.waker().clone()).is_none());
+        if first {
+            PARKED.with(Counter::arrive);
+        }
+        Poll::Pending
+    })
+    .await;
+    DONE.with(Counter::arrive);
 }
 
 /// Spawns `n` idle tasks with `spawn` and waits until all have parked.
