@@ -28,7 +28,7 @@
 //! ```
 
 use std::cell::{Cell, RefCell};
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::process::Command;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
@@ -84,20 +84,26 @@ async fn reach(counter: &'static std::thread::LocalKey<Counter>, target: usize) 
 }
 
 /// The body of every task: park until released, then finish. The future
-/// holds just the index (and its own state byte).
-async fn idle_task(index: u64) {
-    poll_fn(|cx| {
-        if RELEASED.get() {
-            return Poll::Ready(());
-        }
-        let first = WAKERS.with_borrow_mut(|w| w[index as usize].replace(cx.waker().clone()).is_none());
-        if first {
-            PARKED.with(Counter::arrive);
-        }
-        Poll::Pending
-    })
-    .await;
-    DONE.with(Counter::arrive);
+/// holds just the index (and its own state).
+// Written as an `async move` block rather than an `async fn`: the block's
+// state machine is 24 bytes, the `async fn`'s 32 (it keeps the argument apart
+// from the body's copy), and the point here is a *small* idle task.
+#[allow(clippy::manual_async_fn)]
+fn idle_task(index: u64) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        poll_fn(|cx| {
+            if RELEASED.get() {
+                return Poll::Ready(());
+            }
+            let first = WAKERS.with_borrow_mut(|w| w[index as usize].replace(cx.waker().clone()).is_none());
+            if first {
+                PARKED.with(Counter::arrive);
+            }
+            Poll::Pending
+        })
+        .await;
+        DONE.with(Counter::arrive);
+    }
 }
 
 /// Spawns `n` idle tasks with `spawn` and waits until all have parked.
