@@ -210,7 +210,7 @@ impl Local {
                     bump(&self.counters.tasks_completed, 1);
                     bump(&self.counters.tasks_panicked, 1);
                     if self.config.abort_on_panic {
-                        *self.panicked.borrow_mut() = Some(message);
+                        *self.panicked.borrow_mut() = Some(*message);
                         return;
                     }
                 }

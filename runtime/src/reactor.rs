@@ -118,6 +118,11 @@ impl Reactor {
         mio::Waker::new(self.poll.borrow().registry(), WAKER_TOKEN)
     }
 
+    /// Whether any I/O source is registered.
+    fn has_sources(&self) -> bool {
+        self.slots.borrow().len() > self.free.borrow().len()
+    }
+
     fn register<S: Source + ?Sized>(&self, source: &mut S) -> io::Result<(Token, Rc<IoState>)> {
         let io = Rc::new(IoState::default());
         let mut slots = self.slots.borrow_mut();
@@ -151,7 +156,17 @@ impl Reactor {
 
     /// Waits for events as `wait` allows, records readiness, and pushes the
     /// wakers of tasks that can now make progress into `wakers`.
+    ///
+    /// A turn that must not wait, with no I/O source registered, skips the
+    /// `epoll_wait` call: nothing registered can have become ready, and the
+    /// executor finds remote wake-ups (its queues) and due timers (the
+    /// clock) without the kernel's help. Compute-only programs then run
+    /// their tick loop with no syscall at all; any registered socket puts the
+    /// syscall back on every turn.
     pub(crate) fn poll(&self, wait: Wait, wakers: &mut Vec<Waker>) -> io::Result<Turn> {
+        if matches!(wait, Wait::Zero) && !self.has_sources() {
+            return Ok(Turn { io_events: 0, all_events: 0 });
+        }
         let timeout = match wait {
             Wait::Zero => Some(Duration::ZERO),
             Wait::Forever => None,

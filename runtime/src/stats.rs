@@ -37,7 +37,8 @@ pub struct Stats {
     pub wakes_local: u64,
     /// Wakes that arrived from other threads through the injector queue.
     pub wakes_remote: u64,
-    /// Times the executor asked the reactor (`mio::Poll::poll`) for events.
+    /// Times the executor turned the reactor for I/O events (a turn that
+    /// need not wait, with no I/O source registered, skips `mio::Poll::poll`).
     pub reactor_turns: u64,
     /// I/O readiness events delivered by the reactor.
     pub io_events: u64,

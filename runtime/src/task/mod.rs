@@ -21,6 +21,7 @@ use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::rc::Rc;
@@ -52,6 +53,9 @@ pub(crate) struct Task {
 unsafe impl Send for Task {}
 
 /// What running a task did, for the executor's bookkeeping.
+// The panic message is boxed on purpose: a thin pointer keeps this enum at
+// 16 bytes, returned in registers on the hot path; panics are rare.
+#[allow(clippy::box_collection)]
 pub(crate) enum RunOutcome {
     /// Polled; still pending and parked (only its wakers can find it now).
     Pending,
@@ -60,7 +64,7 @@ pub(crate) enum RunOutcome {
     /// Polled to completion (or cancelled during its own poll).
     Completed,
     /// The future panicked; the message is for abort-on-panic runtimes.
-    Panicked(String),
+    Panicked(Box<String>),
     /// Not polled: it had been cancelled or finished while queued.
     Skipped,
 }
@@ -136,12 +140,23 @@ impl Task {
                 unsafe { raw::cancel_now(self.ptr) };
                 return RunOutcome::Completed;
             }
-            let next = current & !RUNNING;
+            // Woken while running: this entry goes straight back on the
+            // queue, keeping the reference and the `SCHEDULED` bit. Parked:
+            // the queue entry's reference is released by the same
+            // compare-and-swap that clears `RUNNING` (one atomic, not two).
+            let woken = current & SCHEDULED != 0;
+            let next = if woken { current & !RUNNING } else { (current & !RUNNING) - REFERENCE };
             match header.state.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
-                // Woken while running: this entry goes straight back on the
-                // queue, keeping the reference and the `SCHEDULED` bit.
-                Ok(_) if current & SCHEDULED != 0 => return RunOutcome::Reschedule(self),
-                Ok(_) => return RunOutcome::Pending,
+                Ok(_) if woken => return RunOutcome::Reschedule(self),
+                Ok(previous) => {
+                    let ptr = ManuallyDrop::new(self).ptr;
+                    // SAFETY: the AcqRel swap released the reference `self`
+                    // owned, and `self` is forgotten. (A parked task is still
+                    // on the runtime's list, which holds a reference, so this
+                    // never frees; the check keeps the count honest anyway.)
+                    unsafe { raw::dealloc_if_last(ptr, previous) };
+                    return RunOutcome::Pending;
+                }
                 Err(actual) => current = actual,
             }
         }
@@ -307,13 +322,19 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let previous = self.header().state.fetch_and(!HANDLE, Ordering::AcqRel);
-        if previous & COMPLETED != 0 {
+        // `COMPLETED` is only ever set on the owner thread, which is this one
+        // (the handle is `!Send`), so it cannot change between here and the
+        // release below.
+        if self.header().state.load(Ordering::Acquire) & COMPLETED != 0 {
             // SAFETY: owner thread, complete (not polled), alive: our reference.
             unsafe { (self.header().vtable.drop_output)(self.ptr) };
         }
-        // SAFETY: the handle's reference, never used again.
-        unsafe { raw::drop_ref(self.ptr) };
+        // Clear `HANDLE` and release our reference in one atomic: `HANDLE`
+        // is set (only this destructor clears it), so subtracting it clears it.
+        let previous = self.header().state.fetch_sub(HANDLE + REFERENCE, Ordering::AcqRel);
+        // SAFETY: that subtraction released the handle's reference (AcqRel);
+        // `self.ptr` is not used again.
+        unsafe { raw::dealloc_if_last(self.ptr, previous) };
     }
 }
 

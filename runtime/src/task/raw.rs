@@ -54,6 +54,9 @@ pub(crate) struct Header {
 }
 
 /// What a poll did, as far as the executor needs to know.
+// The panic message is boxed on purpose: a thin pointer keeps this enum at
+// 16 bytes, returned in registers on the hot path; panics are rare.
+#[allow(clippy::box_collection)]
 pub(crate) enum PollOutcome {
     /// The future is still pending.
     Pending,
@@ -61,7 +64,7 @@ pub(crate) enum PollOutcome {
     Ready,
     /// The future panicked; a `JoinError` carrying the panic is stored. The
     /// string is the panic message, for runtimes that abort on panic.
-    Panicked(String),
+    Panicked(Box<String>),
 }
 
 /// Typed operations, one per slot. Each says what it does to the stage; none
@@ -173,7 +176,7 @@ impl<F: Future> RawTask<F> {
         };
         let outcome = match &output {
             Ok(_) => PollOutcome::Ready,
-            Err(e) => PollOutcome::Panicked(e.panic_message().unwrap_or_default().to_owned()),
+            Err(e) => PollOutcome::Panicked(Box::new(e.panic_message().unwrap_or_default().to_owned())),
         };
         // The output is already computed; a panic from the future's
         // destructor is dropped here rather than masking it.
@@ -265,12 +268,26 @@ pub(crate) unsafe fn drop_ref(ptr: NonNull<Header>) {
     // SAFETY: the caller still holds the reference being dropped.
     let header = unsafe { header(ptr) };
     let previous = header.state.fetch_sub(REFERENCE, Ordering::Release);
+    // SAFETY: that fetch_sub released our reference with Release ordering.
+    unsafe { dealloc_if_last(ptr, previous) };
+}
+
+/// Frees the task if the atomic update that released the caller's reference
+/// found it was the last one (`previous` is the state word before it). Lets
+/// a state transition and a reference release share one atomic operation.
+///
+/// # Safety
+/// `previous` was returned by the atomic operation (Release or stronger)
+/// that released one reference the caller owned; the caller does not touch
+/// `ptr` afterwards.
+pub(crate) unsafe fn dealloc_if_last(ptr: NonNull<Header>, previous: usize) {
     if previous & REFERENCE_MASK == REFERENCE {
         // Pair with the Release of every other drop so all their writes are
         // visible before we free.
         fence(Ordering::Acquire);
-        // SAFETY: that was the last reference.
-        unsafe { (header.vtable.dealloc)(ptr) };
+        // SAFETY: that was the last reference, so nobody else can free or
+        // touch the allocation; it is still live until `dealloc`.
+        unsafe { (header(ptr).vtable.dealloc)(ptr) };
     }
 }
 
@@ -320,9 +337,14 @@ pub(crate) unsafe fn transition_to_scheduled(ptr: NonNull<Header>, add_ref: bool
 pub(crate) unsafe fn complete(ptr: NonNull<Header>) {
     // SAFETY: the caller holds a reference.
     let header = unsafe { header(ptr) };
+    // Unlink first: then the list's reference is released by the same
+    // compare-and-swap that sets `COMPLETED` (one atomic, not two). It is
+    // never the last one: the caller's reference outlives this call.
+    // SAFETY: owner thread; the list (if linked) outlives its links.
+    let release = if unsafe { super::list::unlink(ptr) } { REFERENCE } else { 0 };
     let mut current = header.state.load(Ordering::Acquire);
     loop {
-        let next = (current | COMPLETED) & !(RUNNING | SCHEDULED);
+        let next = ((current | COMPLETED) & !(RUNNING | SCHEDULED)) - release;
         match header.state.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => break,
             Err(actual) => current = actual,
@@ -339,12 +361,6 @@ pub(crate) unsafe fn complete(ptr: NonNull<Header>) {
         if let Some(waker) = waker {
             waker.wake();
         }
-    }
-    // SAFETY: owner thread; the list (if linked) outlives its links.
-    if unsafe { super::list::unlink(ptr) } {
-        // SAFETY: the list's reference, released now that it is unlinked;
-        // the caller's reference keeps `ptr` alive.
-        unsafe { drop_ref(ptr) };
     }
 }
 
