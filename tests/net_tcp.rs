@@ -401,3 +401,28 @@ fn shared_references_are_streams() {
         assert_eq!(read_all(&server).await, b"by reference");
     });
 }
+
+/// The facade exposes every name under `corio::io` and `corio::net`.
+#[test]
+fn facade_names_resolve() {
+    #[allow(unused_imports)]
+    use corio::io::{copy, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+    #[allow(unused_imports)]
+    use corio::net::{
+        Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, UdpSocket, UnixDatagram, UnixListener, UnixStream,
+        WriteHalf,
+    };
+    fn is_reader<T: AsyncRead>() {}
+    fn is_writer<T: AsyncWrite>() {}
+    is_reader::<TcpStream>();
+    is_reader::<&TcpStream>();
+    is_reader::<OwnedReadHalf>();
+    is_reader::<ReadHalf<'static>>();
+    is_reader::<UnixStream>();
+    is_reader::<BufReader<TcpStream>>();
+    is_writer::<TcpStream>();
+    is_writer::<&TcpStream>();
+    is_writer::<OwnedWriteHalf>();
+    is_writer::<WriteHalf<'static>>();
+    is_writer::<UnixStream>();
+}
