@@ -28,3 +28,14 @@ pub mod io {
 pub mod net {
     pub use corio_net::net::*;
 }
+
+/// Length-prefixed frames (the RPC wire format); see `docs/PROTOCOL.md`.
+pub use corio_net::frame;
+
+/// Remote procedure calls: `Client`, `Server`, `Request`, `RpcError` (from [`corio_net::rpc`]).
+pub use corio_net::rpc;
+
+/// Keeps the README's example compiling and passing: rustdoc runs it as a test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -62,8 +62,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod frame;
 pub mod io;
 pub mod net;
+pub mod rpc;
 
 mod accept;
 mod stream;

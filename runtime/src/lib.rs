@@ -34,6 +34,10 @@
 //!    [`time::interval`], the virtual clock.
 //! 6. `handle.rs`: the thread-safe half, [`Handle`] for other threads.
 //! 7. `stats.rs`: [`Stats`].
+//! 8. [`sync`]: [`sync::oneshot`], [`sync::mpsc`], [`sync::Notify`],
+//!    [`sync::Semaphore`], built only on wakers; the cancel-safety table.
+//! 9. `join.rs`: [`join!`], [`join_all`], [`race`], [`select`], and
+//!    [`JoinSet`], a task group that aborts its tasks when dropped.
 //!
 //! # Implementation in one paragraph
 //!
@@ -61,12 +65,17 @@ pub mod task;
 
 mod executor;
 mod handle;
+mod join;
 pub mod reactor;
 mod stats;
+pub mod sync;
 pub mod time;
 mod waker;
 
 pub use executor::{block_on, spawn, stats, Builder, Runtime};
 pub use handle::{Handle, RemoteJoinHandle};
+#[doc(hidden)]
+pub use join::private as __private;
+pub use join::{join_all, race, select, AbortHandle, Either, JoinAll, JoinNext, JoinSet, Race, Select};
 pub use stats::Stats;
 pub use task::{JoinError, JoinHandle};

@@ -1,0 +1,360 @@
+//! `Client`: many calls in flight over one connection, matched by id.
+//!
+//! A `Client` is an `Rc` around the connection's shared state, so clones
+//! are cheap and every task on the thread can call through the same socket.
+//! Behind it run two tasks:
+//!
+//! - the **writer** ([`Outbox`]): `call` encodes its request into the shared
+//!   outgoing buffer and wakes it; requests from every task queued in the
+//!   same tick leave in one write;
+//! - the **reader**: reads up to 64 KiB at a time, decodes every complete
+//!   frame, stores each answer in the slot of its id and collects the
+//!   waiting callers' wakers, then wakes them all once no borrow is held.
+//!
+//! A call that is dropped before its answer arrives (a timeout, a `select`
+//! that picked another branch, an aborted task) frees its slot and sends a
+//! cancel frame. If the connection fails, every waiting call gets the error
+//! at once: none hangs.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use corio_runtime::{spawn, JoinHandle};
+
+use super::outbox::Outbox;
+use super::RpcError;
+use crate::frame::{self, Decoder, Frame, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
+use crate::io::AsyncReadExt;
+use crate::net::TcpStream;
+
+/// Size of the reader's buffer, hence of its largest single read.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// A connection to an RPC server, shared by every task that calls through it.
+///
+/// # Examples
+///
+/// ```no_run
+/// use corio_net::rpc::Client;
+///
+/// corio_runtime::block_on(async {
+///     let client = Client::connect("127.0.0.1:7878".parse().unwrap()).await.unwrap();
+///     let answer = client.call("echo", b"hello").await.unwrap();
+///     assert_eq!(answer, b"hello");
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    connection: Rc<Connection>,
+}
+
+/// Options for [`Client`]; from [`Client::builder`].
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    default_timeout: Option<Duration>,
+    max_frame_size: usize,
+}
+
+/// Owned by the `Client` clones; dropping the last one stops the tasks.
+struct Connection {
+    shared: Rc<Shared>,
+    reader: JoinHandle<()>,
+    peer: SocketAddr,
+}
+
+/// What the caller tasks, the reader and the writer share.
+struct Shared {
+    outbox: Rc<Outbox>,
+    calls: RefCell<Calls>,
+    default_timeout: Option<Duration>,
+}
+
+struct Calls {
+    /// Next request id; 0 is reserved for connection-level errors.
+    next_id: u64,
+    /// One slot per call in flight.
+    slots: HashMap<u64, Slot>,
+    /// Set once the connection has failed: why. New calls fail with it.
+    closed: Option<RpcError>,
+}
+
+enum Slot {
+    /// No answer yet; the caller's waker once it has polled.
+    Waiting(Option<Waker>),
+    /// The answer (or the connection's failure), not yet taken by the caller.
+    Done(Result<Vec<u8>, RpcError>),
+}
+
+impl Client {
+    /// Connects with default options (no default timeout, 16 MiB frames).
+    ///
+    /// # Errors
+    ///
+    /// The error of `connect(2)`.
+    pub async fn connect(addr: SocketAddr) -> io::Result<Client> {
+        Client::builder().connect(addr).await
+    }
+
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder { default_timeout: None, max_frame_size: DEFAULT_MAX_FRAME_SIZE }
+    }
+
+    /// Calls `method` with `payload` and waits for the answer, for at most
+    /// the default timeout if one was set.
+    ///
+    /// # Errors
+    ///
+    /// Any [`RpcError`]: the server's error, a timeout, or the connection's
+    /// failure.
+    pub async fn call(&self, method: &str, payload: &[u8]) -> Result<Vec<u8>, RpcError> {
+        match self.connection.shared.default_timeout {
+            Some(limit) => self.call_with_deadline(method, payload, limit).await,
+            None => self.start(method, payload, None)?.await,
+        }
+    }
+
+    /// Calls `method`, giving up after `deadline`. The deadline travels in
+    /// the request, so the server abandons the work when it passes too.
+    ///
+    /// # Errors
+    ///
+    /// [`RpcError::Timeout`] when the deadline passes; otherwise as [`call`](Client::call).
+    pub async fn call_with_deadline(
+        &self,
+        method: &str,
+        payload: &[u8],
+        deadline: Duration,
+    ) -> Result<Vec<u8>, RpcError> {
+        let call = self.start(method, payload, Some(deadline))?;
+        corio_runtime::time::timeout(deadline, call).await.unwrap_or(Err(RpcError::Timeout))
+    }
+
+    /// Number of calls waiting for an answer.
+    pub fn in_flight(&self) -> usize {
+        self.connection.shared.calls.borrow().slots.len()
+    }
+
+    /// The server's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.connection.peer
+    }
+
+    /// Queues the request and returns the future of its answer.
+    fn start<'a>(
+        &self,
+        method: &'a str,
+        payload: &[u8],
+        deadline: Option<Duration>,
+    ) -> Result<Call<'a>, RpcError> {
+        let shared = &self.connection.shared;
+        let mut calls = shared.calls.borrow_mut();
+        if let Some(reason) = &calls.closed {
+            return Err(reason.duplicate());
+        }
+        let id = calls.next_id;
+        calls.next_id = calls.next_id.checked_add(1).unwrap_or(1);
+        shared.outbox.push(|out| frame::encode_request(out, id, method, deadline, payload))?;
+        calls.slots.insert(id, Slot::Waiting(None));
+        Ok(Call { shared: shared.clone(), id, method, finished: false })
+    }
+}
+
+impl ClientBuilder {
+    /// Applies `limit` to every [`call`](Client::call) (default: none).
+    pub fn default_timeout(mut self, limit: Duration) -> ClientBuilder {
+        self.default_timeout = Some(limit);
+        self
+    }
+
+    /// Largest frame the client accepts from the server (default 16 MiB).
+    pub fn max_frame_size(mut self, limit: usize) -> ClientBuilder {
+        self.max_frame_size = limit;
+        self
+    }
+
+    /// Connects and starts the reader and writer tasks.
+    ///
+    /// # Errors
+    ///
+    /// The error of `connect(2)`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a corio runtime.
+    pub async fn connect(self, addr: SocketAddr) -> io::Result<Client> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let peer = stream.peer_addr()?;
+        let stream = Rc::new(stream);
+        let shared = Rc::new(Shared {
+            outbox: Rc::new(Outbox::default()),
+            calls: RefCell::new(Calls { next_id: 1, slots: HashMap::new(), closed: None }),
+            default_timeout: self.default_timeout,
+        });
+        let writer = shared.outbox.clone().run(stream.clone());
+        let writer_shared = shared.clone();
+        // The writer ends on `close`: when the connection fails or the last
+        // `Client` clone drops.
+        spawn(async move {
+            if let Err(error) = writer.await {
+                writer_shared.fail(RpcError::Io(error));
+            }
+        });
+        let decoder = Decoder::with_max_frame_size(self.max_frame_size);
+        let reader = spawn(read_loop(shared.clone(), stream, decoder));
+        Ok(Client { connection: Rc::new(Connection { shared, reader, peer }) })
+    }
+}
+
+/// The reader task: decode answers, fill slots, wake callers.
+async fn read_loop(shared: Rc<Shared>, stream: Rc<TcpStream>, decoder: Decoder) {
+    let mut buffer = ReadBuffer::with_capacity(READ_BUFFER);
+    let mut wakers = Vec::new();
+    let reason = loop {
+        let n = match (&*stream).read(buffer.unfilled()).await {
+            Ok(0) => break RpcError::ConnectionClosed,
+            Ok(n) => n,
+            Err(error) => break RpcError::Io(error),
+        };
+        buffer.filled(n);
+        let decoded = loop {
+            match decoder.decode(&mut buffer) {
+                Ok(Some(frame)) => shared.deliver(frame, &mut wakers),
+                Ok(None) => break Ok(()),
+                Err(error) => break Err(error),
+            }
+        };
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
+        if let Err(error) = decoded {
+            break error.into();
+        }
+    };
+    shared.fail(reason);
+}
+
+impl Shared {
+    /// Handles one frame from the server; wakers to wake go to `wakers`.
+    fn deliver(&self, frame: Frame, wakers: &mut Vec<Waker>) {
+        let (id, answer) = match frame {
+            Frame::Response { id, payload } => (id, Ok(payload)),
+            Frame::Error { id: 0, code, message } => {
+                // About the connection itself: every call fails with it.
+                self.fail(RpcError::from_frame(code, message, ""));
+                return;
+            }
+            Frame::Error { id, code, message } => (id, Err(RpcError::from_frame(code, message, ""))),
+            Frame::Ping { id, payload } => {
+                let _ = self.outbox.push(|out| Frame::Pong { id, payload }.encode(out));
+                return;
+            }
+            // Nothing a client must act on.
+            Frame::Pong { .. } | Frame::Request { .. } | Frame::Cancel { .. } => return,
+        };
+        let mut calls = self.calls.borrow_mut();
+        // An answer for an id nobody waits on (cancelled) is dropped.
+        if let Some(slot) = calls.slots.get_mut(&id) {
+            if let Slot::Waiting(waker) = std::mem::replace(slot, Slot::Done(answer)) {
+                wakers.extend(waker);
+            }
+        }
+    }
+
+    /// Fails every waiting call with `reason` and refuses new ones.
+    fn fail(&self, reason: RpcError) {
+        let mut calls = self.calls.borrow_mut();
+        let mut wakers = Vec::new();
+        for slot in calls.slots.values_mut() {
+            if let Slot::Waiting(waker) = slot {
+                wakers.extend(waker.take());
+                *slot = Slot::Done(Err(reason.duplicate()));
+            }
+        }
+        calls.closed.get_or_insert(reason);
+        drop(calls);
+        self.outbox.close();
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // No clone of the client is left, so no call is waiting: send what
+        // is queued (cancels), close our write side, stop reading.
+        self.shared.calls.borrow_mut().closed.get_or_insert(RpcError::ConnectionClosed);
+        self.shared.outbox.close();
+        self.reader.abort();
+    }
+}
+
+/// The answer of one call: resolves when the reader fills its slot.
+/// Dropping it early frees the id and tells the server to cancel.
+struct Call<'a> {
+    shared: Rc<Shared>,
+    id: u64,
+    /// For [`RpcError::UnknownMethod`].
+    method: &'a str,
+    finished: bool,
+}
+
+impl Future for Call<'_> {
+    type Output = Result<Vec<u8>, RpcError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut calls = self.shared.calls.borrow_mut();
+        if let Some(Slot::Waiting(waker)) = calls.slots.get_mut(&self.id) {
+            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *waker = Some(cx.waker().clone());
+            }
+            return Poll::Pending;
+        }
+        let answer = match calls.slots.remove(&self.id) {
+            Some(Slot::Done(answer)) => answer,
+            // Not waiting and not done: the slot is gone, so is the connection.
+            _ => Err(RpcError::ConnectionClosed),
+        };
+        drop(calls);
+        self.finished = true;
+        Poll::Ready(match answer {
+            Err(RpcError::UnknownMethod(_)) => Err(RpcError::UnknownMethod(self.method.to_owned())),
+            other => other,
+        })
+    }
+}
+
+impl Drop for Call<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut calls = self.shared.calls.borrow_mut();
+        let slot = calls.slots.remove(&self.id);
+        let open = calls.closed.is_none();
+        drop(calls);
+        if let (Some(Slot::Waiting(_)), true) = (slot, open) {
+            let id = self.id;
+            let _ = self.shared.outbox.push(|out| Frame::Cancel { id }.encode(out));
+        }
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("peer", &self.connection.peer)
+            .field("in_flight", &self.in_flight())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,47 @@
+//! Remote procedure calls over TCP: a multiplexed [`Client`] and a
+//! [`Server`] with routes, limits and graceful shutdown.
+//!
+//! The bytes on the wire are [frames](crate::frame), documented in
+//! `docs/PROTOCOL.md`. One connection carries many calls at once: each
+//! request has an id, and answers come back in any order. A call is a task
+//! suspended on the network: `client.call(..).await` parks the calling task
+//! until the reader task finds its answer, which costs no thread and no
+//! stack: 100,000 calls in flight are 100,000 small heap objects.
+//!
+//! - `client.rs`: [`Client`], the reader task, the call future and its
+//!   cancel-on-drop;
+//! - `server.rs`: [`Server`], [`Request`], one task per request, backpressure,
+//!   shutdown;
+//! - `outbox.rs`: the shared outgoing buffer and writer task both sides use,
+//!   which batches the frames of one tick into one write;
+//! - `error.rs`: [`RpcError`].
+//!
+//! # Examples
+//!
+//! ```
+//! use corio_net::net::TcpListener;
+//! use corio_net::rpc::{Client, Server};
+//!
+//! corio_runtime::block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     let server = Server::new().route("add", |request| async move {
+//!         let sum: u32 = request.payload().iter().map(|&b| u32::from(b)).sum();
+//!         Ok(sum.to_be_bytes().to_vec())
+//!     });
+//!     corio_runtime::spawn(server.serve(listener));
+//!
+//!     let client = Client::connect(addr).await.unwrap();
+//!     let answer = client.call("add", &[1, 2, 3]).await.unwrap();
+//!     assert_eq!(answer, 6u32.to_be_bytes());
+//! });
+//! ```
+
+mod client;
+mod error;
+mod outbox;
+mod server;
+
+pub use client::{Client, ClientBuilder};
+pub use error::RpcError;
+pub use server::{Request, Server, DEFAULT_MAX_IN_FLIGHT, DEFAULT_SHUTDOWN_GRACE};

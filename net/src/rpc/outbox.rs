@@ -1,0 +1,119 @@
+//! `Outbox`: the shared outgoing buffer of one connection, and its writer task.
+//!
+//! Many tasks answer or call over one socket. None of them writes: each
+//! appends its encoded frame to the outbox and wakes the writer task. The
+//! writer runs after them (the run queue is FIFO), swaps the whole buffer
+//! out and writes it with as few syscalls as the kernel allows. So frames
+//! queued in the same tick leave in one `write`: batching for free, and no
+//! task ever waits for another's write to finish.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::io::AsyncWriteExt;
+use crate::net::TcpStream;
+
+/// Buffers above this size are released after they are written, so one
+/// burst does not pin its memory for the connection's life.
+const KEEP_CAPACITY: usize = 1024 * 1024;
+
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    state: RefCell<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Encoded frames not yet handed to the writer.
+    buffer: Vec<u8>,
+    /// The writer task, parked while `buffer` is empty.
+    writer: Option<Waker>,
+    /// Set by `close`: write what is queued, shut the write side, stop.
+    closing: bool,
+    /// A task waiting for `buffer` to drain (the server's reader, pausing
+    /// while a client does not read its answers).
+    drained: Option<Waker>,
+}
+
+impl Outbox {
+    /// Appends frames with `encode` and wakes the writer. Returns what
+    /// `encode` returned. Frames pushed after `close` are dropped.
+    pub(crate) fn push<R>(&self, encode: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        let mut state = self.state.borrow_mut();
+        let result = encode(&mut state.buffer);
+        let writer = state.writer.take();
+        drop(state);
+        if let Some(writer) = writer {
+            writer.wake();
+        }
+        result
+    }
+
+    /// Asks the writer to flush what is queued, shut down the write side
+    /// and finish.
+    pub(crate) fn close(&self) {
+        let mut state = self.state.borrow_mut();
+        state.closing = true;
+        let writer = state.writer.take();
+        drop(state);
+        if let Some(writer) = writer {
+            writer.wake();
+        }
+    }
+
+    /// Whether at most `limit` bytes wait to be handed to the writer; if
+    /// not, the task is woken when the writer takes them.
+    pub(crate) fn poll_room(&self, cx: &mut Context<'_>, limit: usize) -> bool {
+        let mut state = self.state.borrow_mut();
+        if state.buffer.len() <= limit || state.closing {
+            return true;
+        }
+        if !state.drained.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            state.drained = Some(cx.waker().clone());
+        }
+        false
+    }
+
+    /// The writer task's body: until closed, wait for frames, write them all.
+    ///
+    /// # Errors
+    ///
+    /// The first write error; the caller fails the connection.
+    pub(crate) async fn run(self: Rc<Self>, stream: Rc<TcpStream>) -> io::Result<()> {
+        let mut batch = Vec::new();
+        loop {
+            let closing = poll_fn(|cx| {
+                let mut state = self.state.borrow_mut();
+                if !state.buffer.is_empty() {
+                    std::mem::swap(&mut state.buffer, &mut batch);
+                    if let Some(waiting) = state.drained.take() {
+                        drop(state);
+                        waiting.wake();
+                    }
+                    return Poll::Ready(false);
+                }
+                if state.closing {
+                    return Poll::Ready(true);
+                }
+                if !state.writer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    state.writer = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            })
+            .await;
+            if closing {
+                // Ignore errors: the peer may already be gone.
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                return Ok(());
+            }
+            (&*stream).write_all(&batch).await?;
+            batch.clear();
+            if batch.capacity() > KEEP_CAPACITY {
+                batch = Vec::new();
+            }
+        }
+    }
+}
