@@ -14,6 +14,9 @@
 //! queued connections are accepted within at most 100 ms. A successful
 //! accept resets the delay.
 //!
+//! On a runtime with virtual time the back-off timer fires as soon as the
+//! runtime is idle, so there the retries are not spaced out in real time.
+//!
 //! (Another classic trick keeps a spare descriptor open, closes it on
 //! `EMFILE` to accept and immediately close the connection, then reopens
 //! it. That sheds load instead of waiting for it to pass; we prefer to keep

@@ -14,6 +14,8 @@
 //!   `tcp/` (listener, stream, split halves), `udp.rs` and `unix.rs`.
 //! * `stream.rs`: the one read step and write step every stream uses.
 //! * `accept.rs`: the accept step, with its back-off on descriptor exhaustion.
+//! * [`frame`]: length-prefixed frames with a hard maximum size.
+//! * [`rpc`]: the RPC layer on top of frames: `Client`, `Server`, errors.
 //!
 //! # Example: an echo server and a client, on one thread
 //!

@@ -95,6 +95,9 @@ impl UnixListener {
 /// A connected Unix stream socket.
 ///
 /// `UnixStream` and `&UnixStream` implement [`AsyncRead`] and [`AsyncWrite`].
+/// To read in one task and write in another, share it as an
+/// `Rc<UnixStream>` and use `&*stream` on each side (one reader and one
+/// writer at a time, as for TCP).
 pub struct UnixStream {
     io: IoSource<mio::net::UnixStream>,
 }

@@ -61,7 +61,7 @@ pub trait AsyncReadExt: AsyncRead {
         Self: Unpin,
     {
         let start = buf.len();
-        ReadToEnd { reader: self, buf, start }
+        ReadToEnd { reader: self, buf, start, window: 8 * 1024 }
     }
 }
 
@@ -118,6 +118,9 @@ pub struct ReadToEnd<'a, R: ?Sized> {
     buf: &'a mut Vec<u8>,
     /// Length of `buf` when the call started, to report bytes appended.
     start: usize,
+    /// How much spare capacity to zero and offer to the next read; doubles
+    /// while reads fill it, so a small read never pays for a big memset.
+    window: usize,
 }
 
 impl<R: AsyncRead + Unpin + ?Sized> Future for ReadToEnd<'_, R> {
@@ -129,16 +132,20 @@ impl<R: AsyncRead + Unpin + ?Sized> Future for ReadToEnd<'_, R> {
             if this.buf.capacity() - this.buf.len() < 32 {
                 this.buf.reserve(this.buf.capacity().clamp(32, 1 << 20));
             }
-            // `poll_read` wants initialised memory: zero the spare capacity,
-            // read into it, and cut back to what was actually read.
+            // `poll_read` wants initialised memory: zero a window of the
+            // spare capacity, read into it, and cut back to what was read.
             let len = this.buf.len();
-            this.buf.resize(this.buf.capacity(), 0);
+            let window = (this.buf.capacity() - len).min(this.window);
+            this.buf.resize(len + window, 0);
             let result = Pin::new(&mut *this.reader).poll_read(cx, &mut this.buf[len..]);
             let read = match &result {
                 Poll::Ready(Ok(n)) => *n,
                 _ => 0,
             };
             this.buf.truncate(len + read);
+            if read == window {
+                this.window = (this.window * 2).min(1 << 20);
+            }
             match result {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Ok(this.buf.len() - this.start)),
                 Poll::Ready(Ok(_)) => {}

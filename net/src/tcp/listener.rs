@@ -1,8 +1,13 @@
-//! `TcpListener`: bind, listen, accept; and how accept survives running
-//! out of file descriptors.
+//! `TcpListener`: bind, listen, accept.
 //!
-//! `accept` rides out descriptor exhaustion instead of spinning or failing:
-//! see `accept.rs`.
+//! Binding goes through socket2 rather than `std` because the options a
+//! server needs must be set between `socket(2)` and `listen(2)`:
+//! `SO_REUSEADDR` (restart without waiting out TIME_WAIT), the backlog
+//! length, and `SO_REUSEPORT` (one listener per runtime thread on a shared
+//! port). The socket is then handed to mio and registered with the reactor.
+//!
+//! `accept` waits for read readiness (a queued connection), and rides out
+//! descriptor exhaustion instead of spinning or failing: see `accept.rs`.
 
 use std::fmt;
 use std::future::poll_fn;
