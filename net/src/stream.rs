@@ -21,7 +21,16 @@ where
     if buf.is_empty() {
         return Poll::Ready(Ok(0));
     }
-    io.poll_read_with(cx, |mut source| source.read(buf))
+    let len = buf.len();
+    let result = io.poll_read_with(cx, |mut source| source.read(buf));
+    // A short read drained the socket: skip the read that would only say
+    // `WouldBlock` (see `IoSource::clear_readable`).
+    if let Poll::Ready(Ok(n)) = result {
+        if n > 0 && n < len {
+            io.clear_readable();
+        }
+    }
+    result
 }
 
 /// One `write(2)`, retried under the edge-triggered rule.

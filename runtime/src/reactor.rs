@@ -341,6 +341,19 @@ impl<S: Source> IoSource<S> {
         self.io.readiness.set(self.io.readiness.get() & !READ_READY);
     }
 
+    /// Forgets only the readable bit, keeping the hang-up and error bits.
+    ///
+    /// A stream socket calls this after a *short* read (fewer bytes than it
+    /// asked for): the kernel's receive buffer was drained, so the next read
+    /// would only say `WouldBlock`, and skipping that syscall is what lets a
+    /// request/response server keep pace with tokio. Data arriving later is a
+    /// new edge and sets the bit again on the next reactor turn. The hang-up
+    /// bit must survive, or a FIN that arrived with the last bytes is lost
+    /// and the next read parks forever.
+    pub fn clear_readable(&self) {
+        self.io.readiness.set(self.io.readiness.get() & !READABLE);
+    }
+
     /// Forgets write readiness. Call it only after the OS said `WouldBlock`.
     pub fn clear_write_ready(&self) {
         self.io.readiness.set(self.io.readiness.get() & !WRITE_READY);
