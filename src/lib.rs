@@ -28,3 +28,8 @@ pub mod io {
 pub mod net {
     pub use corio_net::net::*;
 }
+
+/// Keeps the README's example compiling and passing: rustdoc runs it as a test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,7 +1,7 @@
 //! The reactor: mio readiness events turned into task wake-ups.
 //!
 //! Fourth stop of the tour. Each I/O object (a socket, say) is registered
-//! with `mio::Poll` under a token. The token indexes a slab of [`IoState`]:
+//! with `mio::Poll` under a token. The token indexes a slab of `IoState`:
 //! readiness bits plus the waker of the task waiting to read and the one
 //! waiting to write. The net crate wraps each socket in an [`IoSource`] and
 //! follows one rule for every operation:
@@ -15,7 +15,7 @@
 //! Clearing it earlier loses the edge and hangs the task; never clearing it
 //! spins. [`IoSource::poll_read_with`] packages the rule.
 //!
-//! When the executor parks, [`Reactor::poll`] waits in `epoll_wait`, sets
+//! When the executor parks, `Reactor::poll` waits in `epoll_wait`, sets
 //! bits from the events and collects the wakers to wake; the executor wakes
 //! them after every borrow is released. The reactor never polls a future.
 //!

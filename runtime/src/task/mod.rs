@@ -3,7 +3,7 @@
 //! This is the first stop of the tour. A task is a future plus the little
 //! state the executor needs to drive it:
 //!
-//! - [`raw`](self) lays out the allocation: a header (state word, vtable,
+//! - `raw` lays out the allocation: a header (state word, vtable,
 //!   links), then the future, which is replaced by its output when it finishes.
 //! - `state` documents every bit of the state word.
 //! - `list` keeps unfinished tasks findable for shutdown.
