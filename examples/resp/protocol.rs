@@ -161,9 +161,30 @@ fn read_number_line(buf: &[u8], start: usize) -> Result<Option<(i64, usize)>, St
     let Some(end) = find_crlf(buf, start) else {
         return if buf.len() - start > 32 { Err("length line too long".into()) } else { Ok(None) };
     };
-    let text = std::str::from_utf8(&buf[start..end]).map_err(|_| "length is not a number")?;
-    let n = text.parse::<i64>().map_err(|_| format!("invalid length '{text}'"))?;
-    Ok(Some((n, end + 2)))
+    match parse_length(&buf[start..end]) {
+        Some(n) => Ok(Some((n, end + 2))),
+        None => Err(format!("invalid length '{}'", String::from_utf8_lossy(&buf[start..end]))),
+    }
+}
+
+/// A length line's number: optional `-`, then 1 to 18 ASCII digits (no
+/// overflow possible). Hand-rolled because it runs twice per argument.
+fn parse_length(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + i64::from(d - b'0');
+    }
+    Some(if negative { -n } else { n })
 }
 
 fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
@@ -392,6 +413,17 @@ fn execute<T: Timers>(db: &Db<T>, args: &Args, out: &mut Vec<u8>) -> Flow {
         }
         // What redis-cli and redis-benchmark ask on connect: answer politely, emptily.
         b"COMMAND" => out.extend_from_slice(b"*0\r\n"),
+        // redis-benchmark asks for these two; no persistence, honestly.
+        b"CONFIG" if argc == 3 && args.get(1).eq_ignore_ascii_case(b"GET") => {
+            let param = args.get(2);
+            if param.eq_ignore_ascii_case(b"save") {
+                out.extend_from_slice(b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
+            } else if param.eq_ignore_ascii_case(b"appendonly") {
+                out.extend_from_slice(b"*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
+            } else {
+                out.extend_from_slice(b"*0\r\n");
+            }
+        }
         b"CONFIG" if argc >= 3 && args.get(1).eq_ignore_ascii_case(b"GET") => {
             out.extend_from_slice(b"*0\r\n");
         }
