@@ -10,7 +10,10 @@
 # servers are started afresh and alternated in rounds (the starting server
 # rotates each round), so drift in machine load hits all of them alike.
 # Prints, per server and test, the median requests/s over the rounds with
-# min and max, and the ratios corio/redis-server and corio/tokio.
+# min and max, and the ratios corio/redis-server and corio/tokio; then the
+# server's CPU time per request (from /proc/PID/task/*/schedstat), which
+# measures the server alone: throughput also measures the client and
+# whatever else the machine is doing.
 #
 # Usage: benches/real_servers.sh [--quick] [--rounds N]
 #   --quick     2 rounds, 20k requests per redis-benchmark test, wrk for 2 s
@@ -154,20 +157,38 @@ record() {
     printf '  %-18s %-12s %12.0f req/s\n' "$1" "$2" "$3" >&2
 }
 
+# CPU time the server has used so far, in ns, summed over its threads (the
+# scheduler's own account; updated whenever a thread is switched out, so
+# exact once the server sits idle in epoll_wait after a client finishes).
+server_cpu_ns() {
+    awk '{ sum += $1 } END { printf "%.0f", sum }' /proc/"$server_pid"/task/*/schedstat
+}
+
+# record_cpu SERVER TEST CPU_NS_BEFORE REQUESTS: server CPU ns per request.
+record_cpu() {
+    sleep 0.2 # let the server finish the last replies and go idle
+    local used=$(($(server_cpu_ns) - $3))
+    echo "$1 $2 $(awk -v u="$used" -v r="$4" 'BEGIN { printf "%.1f", u / r }')" >>"$results"
+}
+
 run_redis_benchmark() {
-    local name=$1 pipeline csv
+    local name=$1 pipeline csv before
     for pipeline in 1 16; do
+        before=$(server_cpu_ns)
         csv=$(timeout 300 taskset -c "$client_cpu" redis-benchmark -h 127.0.0.1 -p "$server_port" \
             -n "$requests" -c 50 -t set,get -P "$pipeline" --csv)
+        record_cpu "$name" "cpu_P$pipeline" "$before" $((2 * requests))
         record "$name" "SET_P$pipeline" "$(awk -F'"' '$2 == "SET" { print $4 }' <<<"$csv")"
         record "$name" "GET_P$pipeline" "$(awk -F'"' '$2 == "GET" { print $4 }' <<<"$csv")"
     done
 }
 
 run_wrk() {
-    local name=$1 out
+    local name=$1 out before
+    before=$(server_cpu_ns)
     out=$(timeout $((wrk_secs + 60)) taskset -c "$client_cpu" wrk -t1 -c50 -d"${wrk_secs}s" \
         "http://127.0.0.1:$server_port/")
+    record_cpu "$name" "cpu_wrk" "$before" "$(awk '/ requests in / { print $1 }' <<<"$out")"
     record "$name" "wrk_GET_/" "$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
 }
 
@@ -212,6 +233,7 @@ echo "requests/s: median (min-max) over rounds"
 echo
 awk '
     function cell(s, t) { return (s SUBSEP t in med) ? sprintf("%.0f (%.0f-%.0f)", med[s, t], lo[s, t], hi[s, t]) : "-" }
+    function cpu(s, t) { return (s SUBSEP t in med) ? sprintf("%.0f (%.0f-%.0f)", med[s, t], lo[s, t], hi[s, t]) : "-" }
     function ratio(a, b, t) { return ((a SUBSEP t in med) && (b SUBSEP t in med)) ? sprintf("%.2fx", med[a, t] / med[b, t]) : "-" }
     { med[$1, $2] = $3; lo[$1, $2] = $4; hi[$1, $2] = $5 }
     END {
@@ -225,4 +247,17 @@ awk '
         }
         t = "wrk_GET_/"
         printf fmt, "wrk GET /", cell("http_server", t), "-", cell("http_server_tokio", t), "-", ratio("http_server", "http_server_tokio", t)
+        print ""
+        print "server CPU time per request, ns: median (min-max); ratio = other/corio, so above 1 means corio is cheaper"
+        print ""
+        fmt = "| %-10s | %-20s | %-20s | %-20s | %-11s | %-11s |\n"
+        printf fmt, "test", "corio", "redis-server", "tokio", "redis/corio", "tokio/corio"
+        printf "|%s|%s|%s|%s|%s|%s|\n", "------------", "----------------------", "----------------------", "----------------------", "-------------", "-------------"
+        n = split("cpu_P1 cpu_P16", tests, " ")
+        for (i = 1; i <= n; i++) {
+            t = tests[i]
+            printf fmt, "SET+GET " substr(t, 5), cpu("resp_server", t), cpu("redis-server", t), cpu("resp_server_tokio", t), ratio("redis-server", "resp_server", t), ratio("resp_server_tokio", "resp_server", t)
+        }
+        t = "cpu_wrk"
+        printf fmt, "wrk GET /", cpu("http_server", t), "-", cpu("http_server_tokio", t), "-", ratio("http_server_tokio", "http_server", t)
     }' "$summary"
