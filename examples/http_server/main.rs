@@ -1,0 +1,149 @@
+//! A small HTTP/1.1 server on corio, for `curl` and `wrk`.
+//!
+//! What it shows: keep-alive and pipelining (every complete request in the
+//! buffer is answered, the responses leave in one write); parsing with the
+//! `httparse` crate rather than by hand; and the limits a server facing the
+//! internet needs: 400 for a malformed request, 431 when the headers outgrow
+//! a limit, 408 when a request takes too long to arrive (a slowloris client
+//! trickling one byte a second is cut off at the deadline, and its buffer
+//! never exceeds the header limit), 413 for a body over the limit.
+//!
+//! Routes: `GET /` says hello; `GET /stats` returns the runtime's counters
+//! (`corio::stats()`) as JSON.
+//!
+//! ```sh
+//! cargo run --release --example http_server -- --port 8080
+//! curl -v http://127.0.0.1:8080/stats
+//! wrk -t1 -c50 -d10s http://127.0.0.1:8080/
+//! ```
+//!
+//! Flags: `--addr` (default 127.0.0.1), `--port` (default 8080),
+//! `--header-timeout` (seconds to receive a request's headers, default 10),
+//! `--idle-timeout` (seconds a keep-alive connection may sit idle, default 60),
+//! `--max-header` (bytes, default 8192).
+//!
+//! This file is the corio half: sockets, the connection loop with its
+//! deadlines, and the `/stats` body. Parsing, routing and responses are in
+//! `examples/http/protocol.rs`, shared with `http_server_tokio`, the same
+//! server on tokio (`benches/real_servers.sh` races the two).
+//!
+//! Shortcuts, labelled honestly: no chunked request bodies (501), no TLS, no
+//! `Expect: 100-continue`.
+
+#[path = "../http/protocol.rs"]
+mod protocol;
+
+use std::time::Duration;
+
+use corio::io::{AsyncReadExt, AsyncWriteExt};
+use corio::net::{TcpListener, TcpStream};
+use corio::time::{timeout_at, Instant};
+
+use protocol::{response, Config, Next};
+
+fn main() {
+    let config = protocol::parse_args("http_server");
+    corio::block_on(async move {
+        let listener = TcpListener::bind(config.addr).expect("bind");
+        println!("http_server listening on http://{}", listener.local_addr().unwrap());
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    corio::spawn(serve(stream, config));
+                }
+                Err(e) => eprintln!("http_server: accept failed: {e}"),
+            }
+        }
+    });
+}
+
+async fn serve(mut stream: TcpStream, config: Config) {
+    let _ = stream.set_nodelay(true);
+    let mut input: Vec<u8> = Vec::with_capacity(4096);
+    let mut output: Vec<u8> = Vec::with_capacity(4096);
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut request_deadline: Option<Instant> = None;
+    loop {
+        // Answer every complete request already buffered (pipelining).
+        let (next, answered) =
+            protocol::answer_buffered(&mut input, &mut output, config.max_header, stats_json);
+        if answered {
+            request_deadline = None;
+        }
+        if !output.is_empty() {
+            if stream.write_all(&output).await.is_err() {
+                return;
+            }
+            output.clear();
+        }
+        if next == Next::Close {
+            lingering_close(stream).await;
+            return;
+        }
+        // Idle connections get the idle timeout; a request that has begun
+        // must arrive whole within the header timeout of its first byte,
+        // however slowly the rest trickles in (slowloris).
+        if input.is_empty() {
+            request_deadline = None;
+        } else if request_deadline.is_none() {
+            request_deadline = Some(Instant::now() + config.header_timeout);
+        }
+        let deadline = request_deadline.unwrap_or_else(|| Instant::now() + config.idle_timeout);
+        let n = match timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(n)) => n,
+            Err(_elapsed) => {
+                if !input.is_empty() {
+                    let reply = response(408, "Request Timeout", "text/plain", b"request timeout\n", false);
+                    let _ = stream.write_all(&reply).await;
+                    lingering_close(stream).await;
+                }
+                return;
+            }
+        };
+        input.extend_from_slice(&chunk[..n]);
+        // A partial request may not grow past the limit while we wait.
+        if input.len() > config.max_header && !protocol::headers_complete(&input) {
+            let reply =
+                response(431, "Request Header Fields Too Large", "text/plain", b"headers too large\n", false);
+            let _ = stream.write_all(&reply).await;
+            lingering_close(stream).await;
+            return;
+        }
+    }
+}
+
+fn stats_json() -> String {
+    let s = corio::stats();
+    format!(
+        "{{\"tasks_spawned\":{},\"tasks_alive\":{},\"tasks_completed\":{},\"tasks_panicked\":{},\"polls\":{},\
+         \"wakes_local\":{},\"wakes_remote\":{},\"reactor_turns\":{},\"io_events\":{},\"timers_fired\":{}}}\n",
+        s.tasks_spawned,
+        s.tasks_alive,
+        s.tasks_completed,
+        s.tasks_panicked,
+        s.polls,
+        s.wakes_local,
+        s.wakes_remote,
+        s.reactor_turns,
+        s.io_events,
+        s.timers_fired
+    )
+}
+
+/// Closes politely: stop writing, then read and discard what the client is
+/// still sending (for at most a second, 64 KiB). Closing with unread input
+/// makes the kernel send a reset, which can destroy the response we just
+/// wrote before the client reads it.
+async fn lingering_close(mut stream: TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut sink = [0u8; 4096];
+    let mut drained = 0;
+    while drained < 64 * 1024 {
+        match timeout_at(deadline, stream.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => drained += n,
+            _ => return,
+        }
+    }
+}

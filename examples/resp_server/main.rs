@@ -1,0 +1,118 @@
+//! A Redis-protocol (RESP2) key-value server on corio, for `redis-cli` and
+//! `redis-benchmark`.
+//!
+//! What it shows: one task per connection on one thread; pipelining (every
+//! complete command in the read buffer is executed and all replies leave in
+//! one write); key expiry with corio timers (each `EX`/`PX`/`EXPIRE` spawns a
+//! task that sleeps until the deadline, and overwriting the key aborts it);
+//! and defensive parsing (a malformed request gets a RESP error and the
+//! connection is closed; a bulk string over the limit is refused when its
+//! header arrives, before any of it is buffered).
+//!
+//! Run it, then talk to it with the real tools:
+//!
+//! ```sh
+//! cargo run --release --example resp_server -- --port 6380
+//! redis-cli -p 6380 set greeting hello
+//! redis-benchmark -p 6380 -q -n 20000 -t set,get,incr -P 16
+//! ```
+//!
+//! Flags: `--addr` (default 127.0.0.1), `--port` (default 6380),
+//! `--max-bulk` (bytes, default 512 MiB like Redis).
+//!
+//! This file is the corio half: sockets, the connection loop and expiry
+//! timers. The parser, the command table and the store are in
+//! `examples/resp/protocol.rs`, shared with `resp_server_tokio`, the same
+//! server on tokio (`benches/real_servers.sh` races the two).
+//!
+//! Shortcuts, labelled honestly: no persistence, no pub/sub, no transactions;
+//! only the commands listed in `protocol::execute`.
+
+#[path = "../resp/protocol.rs"]
+mod protocol;
+
+use std::time::Duration;
+
+use corio::io::{AsyncReadExt, AsyncWriteExt};
+use corio::net::{TcpListener, TcpStream};
+use corio::time::{sleep_until, Instant};
+use corio::JoinHandle;
+
+use protocol::{Db, Flow, Timers};
+
+/// Key expiry on corio: a task per key that sleeps until the deadline.
+struct CorioTimers;
+
+impl Timers for CorioTimers {
+    type Task = JoinHandle<()>;
+
+    fn spawn_expiry(db: Db<Self>, key: Vec<u8>, deadline: std::time::Instant) -> JoinHandle<()> {
+        corio::spawn(async move {
+            sleep_until(Instant::from_std(deadline)).await;
+            db.expire_now(&key);
+        })
+    }
+
+    fn cancel(task: JoinHandle<()>) {
+        task.abort();
+    }
+}
+
+fn main() {
+    let config = protocol::parse_args("resp_server");
+    corio::block_on(async move {
+        let listener = TcpListener::bind(config.addr).expect("bind");
+        println!("resp_server listening on {}", listener.local_addr().unwrap());
+        let db = Db::<CorioTimers>::default();
+        loop {
+            match listener.accept().await {
+                Ok((stream, _peer)) => {
+                    corio::spawn(serve(stream, db.clone(), config.max_bulk));
+                }
+                Err(e) => eprintln!("resp_server: accept failed: {e}"),
+            }
+        }
+    });
+}
+
+/// One connection: read, execute every complete command, answer in one write.
+async fn serve(mut stream: TcpStream, db: Db<CorioTimers>, max_bulk: usize) {
+    let _ = stream.set_nodelay(true);
+    let mut input: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut output: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        let n = match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        input.extend_from_slice(&chunk[..n]);
+        let flow = protocol::answer_buffered(&db, &mut input, &mut output, max_bulk);
+        if !output.is_empty() {
+            if stream.write_all(&output).await.is_err() {
+                return;
+            }
+            output.clear();
+        }
+        if flow == Flow::Close {
+            lingering_close(stream).await;
+            return;
+        }
+    }
+}
+
+/// Closes politely: stop writing, then discard what the client still sends
+/// (at most a second, 64 KiB), so the kernel does not answer unread input
+/// with a reset that could destroy the error reply before it is read.
+async fn lingering_close(mut stream: TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut sink = [0u8; 4096];
+    let mut drained = 0;
+    while drained < 64 * 1024 {
+        match corio::time::timeout_at(deadline, stream.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => drained += n,
+            _ => return,
+        }
+    }
+}
