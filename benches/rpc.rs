@@ -22,7 +22,7 @@
 //! cargo bench --bench rpc -- --noplot
 //! ```
 //!
-//! `docs/bench-rpc.md` records the numbers.
+//! `docs/BENCHMARKS.md` records the numbers.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;

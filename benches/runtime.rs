@@ -20,7 +20,7 @@
 //! taskset -c 1 cargo bench --bench runtime -- --noplot
 //! ```
 //!
-//! `docs/bench-runtime.md` records the numbers and the machine.
+//! `docs/BENCHMARKS.md` records the numbers and the machine.
 
 use std::cell::Cell;
 use std::future::{poll_fn, Future};

@@ -18,7 +18,7 @@
 //! cargo bench --bench tcp_echo -- --test      # each benchmark once, as a smoke test
 //! ```
 //!
-//! Results and their reading: `docs/bench-net.md`.
+//! Results and their reading: `docs/BENCHMARKS.md`.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
