@@ -81,6 +81,10 @@ pub mod code {
     pub const PROTOCOL: u16 = 6;
     /// The server is shutting down and takes no new requests.
     pub const SHUTTING_DOWN: u16 = 7;
+    /// The request's payload is not what the route expects (a typed route
+    /// could not decode it); the message reads
+    /// ``cannot decode `<type>`: <reason>``. The connection stays open.
+    pub const BAD_PAYLOAD: u16 = 8;
     /// First code free for applications.
     pub const APPLICATION: u16 = 1000;
 }

@@ -54,6 +54,10 @@
 //! * `futures-io` (off by default): implements the `futures_io` traits for
 //!   the stream types and `BufReader`, for interop with `futures-lite`,
 //!   `futures-util` and friends.
+//! * `serde` (off by default): typed RPC, `Client::call_typed` and
+//!   `Server::route_typed`, for any serde type, encoded with postcard's
+//!   compact, stable binary format. The byte API stays the core; typed
+//!   peers and byte peers talk to each other.
 //!
 //! # Caveats
 //!

@@ -42,6 +42,23 @@ pub enum RpcError {
     Io(io::Error),
     /// The handler panicked or failed unexpectedly (code 4).
     Internal(String),
+    /// A payload is not the type it should be (code 8 when a server reports
+    /// it). With the `serde` feature: an answer a typed call cannot decode,
+    /// or a request a typed route could not decode.
+    Decode {
+        /// The expected type, as `std::any::type_name` spells it.
+        type_name: String,
+        /// What the decoder reported.
+        reason: String,
+    },
+    /// A value could not be encoded for a typed call (feature `serde`);
+    /// nothing was sent. A server sends it as an `internal` error.
+    Encode {
+        /// The type, as `std::any::type_name` spells it.
+        type_name: String,
+        /// What the encoder reported.
+        reason: String,
+    },
 }
 
 impl RpcError {
@@ -54,7 +71,11 @@ impl RpcError {
             RpcError::Remote { code, .. } => *code,
             RpcError::FrameTooLarge { .. } => code::FRAME_TOO_LARGE,
             RpcError::Protocol(_) => code::PROTOCOL,
-            RpcError::ConnectionClosed | RpcError::Io(_) | RpcError::Internal(_) => code::INTERNAL,
+            RpcError::Decode { .. } => code::BAD_PAYLOAD,
+            RpcError::ConnectionClosed
+            | RpcError::Io(_)
+            | RpcError::Internal(_)
+            | RpcError::Encode { .. } => code::INTERNAL,
         }
     }
 
@@ -78,6 +99,10 @@ impl RpcError {
                 Some((size, limit)) => RpcError::FrameTooLarge { size, limit },
                 None => RpcError::Remote { code, message },
             },
+            code::BAD_PAYLOAD => match parse_bad_payload(&message) {
+                Some((type_name, reason)) => RpcError::Decode { type_name, reason },
+                None => RpcError::Remote { code, message },
+            },
             _ => RpcError::Remote { code, message },
         }
     }
@@ -95,6 +120,12 @@ impl RpcError {
             RpcError::Protocol(error) => RpcError::Protocol(error.clone()),
             RpcError::Io(error) => RpcError::Io(io::Error::new(error.kind(), error.to_string())),
             RpcError::Internal(message) => RpcError::Internal(message.clone()),
+            RpcError::Decode { type_name, reason } => {
+                RpcError::Decode { type_name: type_name.clone(), reason: reason.clone() }
+            }
+            RpcError::Encode { type_name, reason } => {
+                RpcError::Encode { type_name: type_name.clone(), reason: reason.clone() }
+            }
         }
     }
 }
@@ -103,6 +134,12 @@ impl RpcError {
 fn parse_too_large(message: &str) -> Option<(usize, usize)> {
     let mut numbers = message.split(' ').filter_map(|word| word.parse::<usize>().ok());
     Some((numbers.next()?, numbers.next()?))
+}
+
+/// Reads ``cannot decode `<type>`: <reason>``.
+fn parse_bad_payload(message: &str) -> Option<(String, String)> {
+    let (type_name, reason) = message.strip_prefix("cannot decode `")?.split_once("`: ")?;
+    Some((type_name.to_owned(), reason.to_owned()))
 }
 
 impl fmt::Display for RpcError {
@@ -119,6 +156,8 @@ impl fmt::Display for RpcError {
             RpcError::Protocol(error) => write!(f, "protocol error: {error}"),
             RpcError::Io(error) => write!(f, "i/o error: {error}"),
             RpcError::Internal(message) => write!(f, "internal error: {message}"),
+            RpcError::Decode { type_name, reason } => write!(f, "cannot decode `{type_name}`: {reason}"),
+            RpcError::Encode { type_name, reason } => write!(f, "cannot encode `{type_name}`: {reason}"),
         }
     }
 }
@@ -157,5 +196,16 @@ mod tests {
         let sent = RpcError::FrameTooLarge { size: 17_000_000, limit: 16_777_216 };
         let back = RpcError::from_frame(sent.code(), sent.message(), "m");
         assert!(matches!(back, RpcError::FrameTooLarge { size: 17_000_000, limit: 16_777_216 }), "{back:?}");
+    }
+
+    #[test]
+    fn decode_round_trips_through_its_message() {
+        let sent = RpcError::Decode { type_name: "app::Point".into(), reason: "hit the end: `x`".into() };
+        let back = RpcError::from_frame(sent.code(), sent.message(), "m");
+        assert!(
+            matches!(&back, RpcError::Decode { type_name, reason }
+                if type_name == "app::Point" && reason == "hit the end: `x`"),
+            "{back:?}"
+        );
     }
 }

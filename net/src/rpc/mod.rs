@@ -14,7 +14,10 @@
 //!   shutdown;
 //! - `outbox.rs`: the shared outgoing buffer and writer task both sides use,
 //!   which batches the frames of one tick into one write;
-//! - `error.rs`: [`RpcError`].
+//! - `error.rs`: [`RpcError`];
+//! - `typed.rs` (feature `serde`): `Client::call_typed` and
+//!   `Server::route_typed`, serde values encoded with postcard on top of the
+//!   byte API, which stays the core.
 //!
 //! # Examples
 //!
@@ -36,11 +39,37 @@
 //!     assert_eq!(answer, 6u32.to_be_bytes());
 //! });
 //! ```
+//!
+//! With the `serde` feature, the same call with typed values (a decode
+//! failure on either side is an [`RpcError::Decode`] naming the type):
+//!
+//! ```
+//! # #[cfg(feature = "serde")]
+//! # {
+//! use corio_net::net::TcpListener;
+//! use corio_net::rpc::{Client, Server};
+//!
+//! corio_runtime::block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     let server = Server::new().route_typed("add", |numbers: Vec<u32>, _request| async move {
+//!         Ok(numbers.iter().sum::<u32>())
+//!     });
+//!     corio_runtime::spawn(server.serve(listener));
+//!
+//!     let client = Client::connect(addr).await.unwrap();
+//!     let sum: u32 = client.call_typed("add", &vec![1u32, 2, 3]).await.unwrap();
+//!     assert_eq!(sum, 6);
+//! });
+//! # }
+//! ```
 
 mod client;
 mod error;
 mod outbox;
 mod server;
+#[cfg(feature = "serde")]
+mod typed;
 
 pub use client::{Client, ClientBuilder};
 pub use error::RpcError;
