@@ -27,7 +27,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::marker::PhantomData;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -153,7 +153,8 @@ pub(crate) struct Local {
     /// Tasks ready to be polled, FIFO.
     run_queue: RefCell<VecDeque<Task>>,
     /// Every unfinished task, for shutdown.
-    tasks: TaskList,
+    /// Pinned: linked tasks point back at it.
+    tasks: Pin<Box<TaskList>>,
     /// I/O readiness (mio).
     pub(crate) reactor: Rc<Reactor>,
     /// Pending timers.
@@ -180,9 +181,7 @@ impl Local {
     {
         let id = self.next_task_id.get();
         self.next_task_id.set(id + 1);
-        // SAFETY: we are on the owner thread, and `self.tasks` lives inside
-        // this `Rc<Local>`, which never moves; `Runtime::drop` empties it.
-        let (task, handle) = unsafe { task::spawn(future, self.shared.clone(), id, &self.tasks) };
+        let (task, handle) = task::spawn(future, self.shared.clone(), id, self.tasks.as_ref());
         bump(&self.counters.tasks_spawned, 1);
         self.run_queue.borrow_mut().push_back(task);
         handle
@@ -506,7 +505,7 @@ impl Builder {
         let local = Local {
             shared,
             run_queue: RefCell::new(VecDeque::with_capacity(256)),
-            tasks: TaskList::new(),
+            tasks: Box::pin(TaskList::new()),
             reactor: Rc::new(reactor),
             timers: RefCell::new(Timers::new()),
             clock,

@@ -9,20 +9,27 @@
 //! whether the caller must release it.
 
 use std::cell::Cell;
+use std::marker::PhantomPinned;
+use std::pin::Pin;
 use std::ptr::NonNull;
 
 use super::raw::{header, Header};
 
 /// Head and tail of the live-task list, in spawn order.
+///
+/// Linked tasks point back at their list, so a list must not move while
+/// anything is linked: it is `!Unpin` and only linked into through
+/// `Pin<&TaskList>`, and its destructor unlinks whatever is left.
 pub(crate) struct TaskList {
     head: Cell<Option<NonNull<Header>>>,
     tail: Cell<Option<NonNull<Header>>>,
     len: Cell<usize>,
+    _pinned: PhantomPinned,
 }
 
 impl TaskList {
     pub(crate) const fn new() -> Self {
-        TaskList { head: Cell::new(None), tail: Cell::new(None), len: Cell::new(0) }
+        TaskList { head: Cell::new(None), tail: Cell::new(None), len: Cell::new(0), _pinned: PhantomPinned }
     }
 
     /// Number of linked (unfinished) tasks.
@@ -38,22 +45,24 @@ impl TaskList {
     /// Links a new task at the back.
     ///
     /// # Safety
-    /// Owner thread; `ptr` is live, linked nowhere, and the list's reference
-    /// to it is already counted; `self` does not move or drop while `ptr`
-    /// stays linked (the runtime unlinks every task at shutdown).
-    pub(crate) unsafe fn push_back(&self, ptr: NonNull<Header>) {
+    /// `ptr` is live, linked nowhere, and the list's reference to it is
+    /// already counted. (The list cannot move while `ptr` stays linked: it is
+    /// pinned, and its destructor unlinks everything. Being `!Sync`, it is
+    /// only reachable from its own thread.)
+    pub(crate) unsafe fn push_back(self: Pin<&Self>, ptr: NonNull<Header>) {
+        let this = self.get_ref();
         // SAFETY: live per the contract.
         let task = unsafe { header(ptr) };
         task.prev.set(self.tail.get());
         task.next.set(None);
-        task.list.set(Some(NonNull::from(self)));
-        match self.tail.get() {
+        task.list.set(Some(NonNull::from(this)));
+        match this.tail.get() {
             // SAFETY: linked tasks are live (the list holds a reference).
             Some(tail) => unsafe { header(tail) }.next.set(Some(ptr)),
-            None => self.head.set(Some(ptr)),
+            None => this.head.set(Some(ptr)),
         }
-        self.tail.set(Some(ptr));
-        self.len.set(self.len.get() + 1);
+        this.tail.set(Some(ptr));
+        this.len.set(this.len.get() + 1);
     }
 }
 

@@ -172,15 +172,11 @@ impl Drop for Task {
 
 /// Allocates a task and links it into `list`. The task starts scheduled; the
 /// returned `Task` is its run-queue entry.
-///
-/// # Safety
-/// Owner thread; `list` does not move until every task linked into it is
-/// unlinked (the runtime keeps it inside an `Rc` and empties it at shutdown).
-pub(crate) unsafe fn spawn<F>(
+pub(crate) fn spawn<F>(
     future: F,
     shared: Arc<Shared>,
     id: u64,
-    list: &TaskList,
+    list: Pin<&TaskList>,
 ) -> (Task, JoinHandle<F::Output>)
 where
     F: Future + 'static,
@@ -189,7 +185,7 @@ where
     // Three references: the live-task list, the JoinHandle, the queue entry.
     let ptr = raw::allocate(future, shared, id, SCHEDULED | HANDLE | (3 * REFERENCE));
     // SAFETY: fresh task, linked nowhere; the list's reference is counted
-    // above; the list's stability is the caller's promise.
+    // above. The pinned list stays put while the task is linked.
     unsafe { list.push_back(ptr) };
     (Task { ptr }, JoinHandle { ptr, _marker: PhantomData })
 }
