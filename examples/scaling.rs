@@ -15,17 +15,20 @@
 //! * *conn*: C in {100, 1k, 10k} loopback TCP connections (127.0.0.1 only),
 //!   each with a task (or thread) suspended reading its server end into a
 //!   16-byte buffer. Measured: RSS added per connection (user space only:
-//!   the kernel's socket memory is not in RSS), and the time from writing one
-//!   byte to every client end until every read has completed.
+//!   the kernel's socket memory is not in RSS), and the time from asking the
+//!   client process to write one byte to every client end until every read
+//!   has completed (so it includes the client's C `write` calls).
 //!
 //! Threads get a 64 KiB stack (`Builder::stack_size`); only the pages a
 //! thread touches count in RSS. They are capped at 10,000 per run (the
 //! machine's `threads-max`, `RLIMIT_NPROC` and `vm.max_map_count` are
 //! printed beside the cap); larger sizes print as skipped. The conn child
-//! raises `RLIMIT_NOFILE` to what it needs (two descriptors per connection)
-//! and skips the size, with the reason, when it cannot.
+//! raises `RLIMIT_NOFILE` to what it needs (one descriptor per connection:
+//! the client ends live in a third process, which writes the bytes when told
+//! to through a pipe) and skips the size, with the reason, when it cannot.
 //!
-//! Shortcut, labelled: the numbers are one run each, not a distribution.
+//! Shortcut, labelled: each number is the median of three runs, not a
+//! distribution.
 //!
 //! Run it (writes `target/scaling.csv`; `--csv PATH` to change that, `--plot
 //! DIR` to also draw SVG curves, `--quick` for N ≤ 10k and C ≤ 1k, under a
@@ -53,6 +56,8 @@ const CHUNK: usize = 1024;
 const THREAD_CAP: usize = 10_000;
 /// Stack size of every OS thread.
 const THREAD_STACK: usize = 64 * 1024;
+/// Children per (model, size); the table shows the median of each metric.
+const ROUNDS: usize = 3;
 const MODELS: [&str; 3] = ["corio", "tokio", "threads"];
 
 thread_local! {
@@ -143,12 +148,11 @@ async fn wake_all(n: usize) {
     reach(&DONE, n).await;
 }
 
-/// Writes one byte to every client end, then waits until all reads completed.
-async fn poke_all(clients: &mut [TcpStream]) {
-    for client in clients.iter_mut() {
-        client.write_all(b"x").expect("write to loopback client");
-    }
-    reach(&DONE, clients.len()).await;
+/// Tells the client process to write one byte to every client end, then
+/// waits until all reads have completed.
+async fn poke_all(client: &mut Client, c: usize) {
+    client.poke();
+    reach(&DONE, c).await;
 }
 
 /// Resident set size in bytes, from `/proc/self/statm` (second field, pages).
@@ -252,22 +256,73 @@ fn raise_nofile(need: u64) -> Result<(), String> {
         .map_err(|e| format!("RLIMIT_NOFILE {} (hard {hard}) < {need} needed, raising failed: {e}", limit.current.unwrap()))
 }
 
-/// `count` connected loopback pairs: (client ends, server ends).
-fn loopback_pairs(count: usize) -> (Vec<TcpStream>, Vec<TcpStream>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let addr = listener.local_addr().unwrap();
-    let mut clients = Vec::with_capacity(count);
-    let mut servers = Vec::with_capacity(count);
-    for _ in 0..count {
-        clients.push(TcpStream::connect(addr).expect("connect loopback"));
-        servers.push(listener.accept().expect("accept loopback").0);
+/// The client ends of the connections, held by a third process (this program
+/// re-executed with `--client`), so the measured child needs one descriptor
+/// per connection, not two.
+struct Client {
+    process: std::process::Child,
+}
+
+impl Client {
+    /// Starts the client process, which connects `count` times to a fresh
+    /// loopback listener; returns it with the accepted server ends.
+    fn start(count: usize) -> Result<(Client, Vec<TcpStream>), String> {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().unwrap().to_string();
+        let exe = std::env::current_exe().expect("own path");
+        let process = Command::new(exe)
+            .args(["--client", &addr, &count.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start client process");
+        let mut client = Client { process };
+        // The client's first line is "ok" once it may connect, or its reason to skip.
+        let mut line = String::new();
+        let stdout = client.process.stdout.as_mut().unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        if line.trim() != "ok" {
+            return Err(format!("client: {}", line.trim()));
+        }
+        let servers = (0..count).map(|_| listener.accept().expect("accept loopback").0).collect();
+        Ok((client, servers))
     }
-    (clients, servers)
+
+    /// Asks the client to write one byte to every connection.
+    fn poke(&mut self) {
+        self.process.stdin.as_mut().unwrap().write_all(b"x").expect("poke client");
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        drop(self.process.stdin.take()); // EOF: the client closes its ends and exits
+        let _ = self.process.wait();
+    }
+}
+
+/// The client process: connect `count` times, then on a byte from stdin
+/// write one byte to every connection, and on EOF exit.
+fn client_process(addr: &str, count: usize) {
+    use std::io::Read as _;
+    if let Err(reason) = raise_nofile(count as u64 + 64) {
+        return println!("{reason}");
+    }
+    println!("ok");
+    let mut conns: Vec<TcpStream> = (0..count).map(|_| TcpStream::connect(addr).expect("connect loopback")).collect();
+    let mut stdin = std::io::stdin();
+    let mut byte = [0u8; 1];
+    if stdin.read(&mut byte).unwrap_or(0) == 1 {
+        for conn in &mut conns {
+            conn.write_all(b"x").expect("write to loopback");
+        }
+    }
+    let _ = stdin.read_to_end(&mut Vec::new());
 }
 
 fn conn_child(model: &str, c: usize) -> Result<Report, String> {
-    raise_nofile(2 * c as u64 + 64)?;
-    let (mut clients, servers) = loopback_pairs(c);
+    raise_nofile(c as u64 + 64)?;
+    let (mut client, servers) = Client::start(c)?;
     let servers = RefCell::new(servers);
     let take = |_| servers.borrow_mut().pop().expect("one server end per task");
     match model {
@@ -291,7 +346,7 @@ fn conn_child(model: &str, c: usize) -> Result<Report, String> {
             let spawn = start.elapsed();
             let rss_delta = rss_bytes().saturating_sub(before);
             let start = Instant::now();
-            rt.block_on(poke_all(&mut clients));
+            rt.block_on(poke_all(&mut client, c));
             Ok(Report { rss_delta, spawn, wake: start.elapsed() })
         }
         "tokio" => {
@@ -315,7 +370,7 @@ fn conn_child(model: &str, c: usize) -> Result<Report, String> {
             let spawn = start.elapsed();
             let rss_delta = rss_bytes().saturating_sub(before);
             let start = Instant::now();
-            rt.block_on(poke_all(&mut clients));
+            rt.block_on(poke_all(&mut client, c));
             Ok(Report { rss_delta, spawn, wake: start.elapsed() })
         }
         "threads" => {
@@ -340,9 +395,7 @@ fn conn_child(model: &str, c: usize) -> Result<Report, String> {
             let spawn = start.elapsed();
             let rss_delta = rss_bytes().saturating_sub(before);
             let start = Instant::now();
-            for client in &mut clients {
-                client.write_all(b"x").unwrap();
-            }
+            client.poke();
             handles.into_iter().for_each(|h| h.join().unwrap());
             Ok(Report { rss_delta, spawn, wake: start.elapsed() })
         }
@@ -370,6 +423,25 @@ impl Row {
     fn wake_ns(&self) -> Option<f64> {
         self.report.as_ref().map(|r| r.wake.as_nanos() as f64 / self.size as f64)
     }
+}
+
+/// Runs `ROUNDS` children for one (workload, model, size); each metric is
+/// the median of the rounds.
+fn run_median(workload: &'static str, model: &'static str, size: usize) -> Row {
+    let rows: Vec<Row> = (0..ROUNDS).map(|_| run_child(workload, model, size)).collect();
+    let mut reports: Vec<&Report> = rows.iter().filter_map(|r| r.report.as_ref()).collect();
+    if reports.len() < ROUNDS {
+        return rows.into_iter().find(|r| r.report.is_none()).unwrap();
+    }
+    let mid = ROUNDS / 2;
+    reports.sort_by_key(|r| r.rss_delta);
+    let rss_delta = reports[mid].rss_delta;
+    reports.sort_by_key(|r| r.spawn);
+    let spawn = reports[mid].spawn;
+    reports.sort_by_key(|r| r.wake);
+    let wake = reports[mid].wake;
+    let note = format!("median of {ROUNDS}");
+    Row { workload, model, size, report: Some(Report { rss_delta, spawn, wake }), note }
 }
 
 fn run_child(workload: &'static str, model: &'static str, size: usize) -> Row {
@@ -509,6 +581,9 @@ fn plots(dir: &str, rows: &[Row]) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--client") {
+        return client_process(&args[1], args[2].parse().expect("count"));
+    }
     if args.first().map(String::as_str) == Some("--child") {
         let size = args[3].parse().expect("size");
         let report = match args[1].as_str() {
@@ -544,7 +619,7 @@ fn main() {
     for (workload, sizes) in [("idle", idle_sizes), ("conn", conn_sizes)] {
         for &size in sizes {
             for model in MODELS {
-                let row = run_child(workload, model, size);
+                let row = run_median(workload, model, size);
                 print_row(&row);
                 rows.push(row);
             }
