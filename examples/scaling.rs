@@ -252,8 +252,9 @@ fn raise_nofile(need: u64) -> Result<(), String> {
     }
     let hard = limit.maximum.unwrap_or(u64::MAX);
     let wanted = Rlimit { current: Some(need), maximum: Some(hard.max(need)) };
-    setrlimit(Resource::Nofile, wanted)
-        .map_err(|e| format!("RLIMIT_NOFILE {} (hard {hard}) < {need} needed, raising failed: {e}", limit.current.unwrap()))
+    setrlimit(Resource::Nofile, wanted).map_err(|e| {
+        format!("RLIMIT_NOFILE {} (hard {hard}) < {need} needed, raising failed: {e}", limit.current.unwrap())
+    })
 }
 
 /// The client ends of the connections, held by a third process (this program
@@ -309,7 +310,8 @@ fn client_process(addr: &str, count: usize) {
         return println!("{reason}");
     }
     println!("ok");
-    let mut conns: Vec<TcpStream> = (0..count).map(|_| TcpStream::connect(addr).expect("connect loopback")).collect();
+    let mut conns: Vec<TcpStream> =
+        (0..count).map(|_| TcpStream::connect(addr).expect("connect loopback")).collect();
     let mut stdin = std::io::stdin();
     let mut byte = [0u8; 1];
     if stdin.read(&mut byte).unwrap_or(0) == 1 {
@@ -450,7 +452,8 @@ fn run_child(workload: &'static str, model: &'static str, size: usize) -> Row {
         return Row { workload, model, size, report: None, note };
     }
     let exe = std::env::current_exe().expect("own path");
-    let out = Command::new(exe).args(["--child", workload, model, &size.to_string()]).output().expect("re-exec");
+    let out =
+        Command::new(exe).args(["--child", workload, model, &size.to_string()]).output().expect("re-exec");
     let stdout = String::from_utf8_lossy(&out.stdout);
     if let Some(reason) = stdout.strip_prefix("skip ") {
         return Row { workload, model, size, report: None, note: format!("skipped: {}", reason.trim()) };
@@ -504,11 +507,14 @@ fn write_csv(path: &str, rows: &[Row]) -> std::io::Result<()> {
     let mut out = String::from("workload,model,size,rss_delta_bytes,bytes_per,spawn_ns,wake_ns,note\n");
     for row in rows {
         let (rss, spawn, wake) = match &row.report {
-            Some(r) => (r.rss_delta.to_string(), r.spawn.as_nanos().to_string(), r.wake.as_nanos().to_string()),
+            Some(r) => {
+                (r.rss_delta.to_string(), r.spawn.as_nanos().to_string(), r.wake.as_nanos().to_string())
+            }
             None => (String::new(), String::new(), String::new()),
         };
         let per = row.bytes_per().map(|b| format!("{b:.1}")).unwrap_or_default();
-        out += &format!("{},{},{},{rss},{per},{spawn},{wake},{}\n", row.workload, row.model, row.size, row.note);
+        out +=
+            &format!("{},{},{},{rss},{per},{spawn},{wake},{}\n", row.workload, row.model, row.size, row.note);
     }
     std::fs::write(path, out)
 }
@@ -561,7 +567,7 @@ fn plot(path: &str, title: &str, y_label: &str, rows: &[&Row], metric: fn(&Row) 
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(SeriesLabelPosition::MiddleRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
@@ -573,10 +579,34 @@ fn plots(dir: &str, rows: &[Row]) {
     std::fs::create_dir_all(dir).expect("plot directory");
     let idle: Vec<&Row> = rows.iter().filter(|r| r.workload == "idle").collect();
     let conn: Vec<&Row> = rows.iter().filter(|r| r.workload == "conn").collect();
-    plot(&format!("{dir}/scaling_bytes_per_task.svg"), "RSS per idle task", "bytes per task", &idle, Row::bytes_per);
-    plot(&format!("{dir}/scaling_spawn_ns.svg"), "Time to spawn, per task", "ns per task", &idle, Row::spawn_ns);
-    plot(&format!("{dir}/scaling_wake_ns.svg"), "Time to wake all once, per task", "ns per task", &idle, Row::wake_ns);
-    plot(&format!("{dir}/scaling_bytes_per_conn.svg"), "RSS per idle connection", "bytes per connection", &conn, Row::bytes_per);
+    plot(
+        &format!("{dir}/scaling_bytes_per_task.svg"),
+        "RSS per idle task",
+        "bytes per task",
+        &idle,
+        Row::bytes_per,
+    );
+    plot(
+        &format!("{dir}/scaling_spawn_ns.svg"),
+        "Time to spawn, per task",
+        "ns per task",
+        &idle,
+        Row::spawn_ns,
+    );
+    plot(
+        &format!("{dir}/scaling_wake_ns.svg"),
+        "Time to wake all once, per task",
+        "ns per task",
+        &idle,
+        Row::wake_ns,
+    );
+    plot(
+        &format!("{dir}/scaling_bytes_per_conn.svg"),
+        "RSS per idle connection",
+        "bytes per connection",
+        &conn,
+        Row::bytes_per,
+    );
 }
 
 fn main() {
@@ -600,8 +630,11 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let csv = flag("--csv").unwrap_or_else(|| "target/scaling.csv".into());
-    let (idle_sizes, conn_sizes): (&[usize], &[usize]) =
-        if quick { (&[1_000, 10_000], &[100, 1_000]) } else { (&[1_000, 10_000, 100_000, 1_000_000], &[100, 1_000, 10_000]) };
+    let (idle_sizes, conn_sizes): (&[usize], &[usize]) = if quick {
+        (&[1_000, 10_000], &[100, 1_000])
+    } else {
+        (&[1_000, 10_000, 100_000, 1_000_000], &[100, 1_000, 10_000])
+    };
 
     println!(
         "each (model, size) in a fresh process; threads: {} KiB stacks, capped at {THREAD_CAP} \
