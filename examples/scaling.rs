@@ -159,7 +159,30 @@ async fn poke_all(client: &mut Client, c: usize) {
 fn rss_bytes() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("this example needs Linux /proc");
     let pages: usize = statm.split_whitespace().nth(1).and_then(|f| f.parse().ok()).expect("statm format");
-    pages * rustix::param::page_size()
+    pages * page_size()
+}
+
+#[cfg(target_os = "linux")]
+fn page_size() -> usize {
+    rustix::param::page_size()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn page_size() -> usize {
+    4096
+}
+
+/// The soft `RLIMIT_NPROC`, for the header line.
+fn nproc_limit() -> String {
+    #[cfg(target_os = "linux")]
+    {
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nproc).current;
+        limit.map_or_else(|| "unlimited".into(), |n| n.to_string())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        "?".into()
+    }
 }
 
 fn read_proc(path: &str) -> String {
@@ -244,6 +267,13 @@ fn wait_for(count: &AtomicUsize, target: usize) {
 }
 
 /// Raises `RLIMIT_NOFILE` to at least `need`; the reason on failure.
+#[cfg(not(target_os = "linux"))]
+fn raise_nofile(_need: u64) -> Result<(), String> {
+    Err("raising RLIMIT_NOFILE is only written for Linux".into())
+}
+
+/// Raises `RLIMIT_NOFILE` to at least `need`; the reason on failure.
+#[cfg(target_os = "linux")]
 fn raise_nofile(need: u64) -> Result<(), String> {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let limit = getrlimit(Resource::Nofile);
@@ -638,10 +668,10 @@ fn main() {
 
     println!(
         "each (model, size) in a fresh process; threads: {} KiB stacks, capped at {THREAD_CAP} \
-         (threads-max {}, RLIMIT_NPROC {:?}, vm.max_map_count {})\n",
+         (threads-max {}, RLIMIT_NPROC {}, vm.max_map_count {})\n",
         THREAD_STACK / 1024,
         read_proc("/proc/sys/kernel/threads-max"),
-        rustix::process::getrlimit(rustix::process::Resource::Nproc).current,
+        nproc_limit(),
         read_proc("/proc/sys/vm/max_map_count"),
     );
     println!(
