@@ -69,6 +69,13 @@ pub(crate) enum PollOutcome {
 
 /// Typed operations, one per slot. Each says what it does to the stage; none
 /// changes the reference count.
+///
+/// # Safety
+///
+/// Calling a slot carries the contract of the `RawTask<F>` method it points
+/// to (each has its own `# Safety` list): the caller holds a reference, is on
+/// the runtime's thread, and, except for `dealloc`, the task is not being
+/// polled. `dealloc` only by the last reference.
 pub(crate) struct Vtable {
     /// Polls the future once; on completion or panic, drops the future and
     /// stores the output. Stage must be `Running`.
