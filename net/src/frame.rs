@@ -14,7 +14,9 @@
 //! - **Decoding** is incremental: bytes arrive in whatever chunks the kernel
 //!   hands out and accumulate in a [`ReadBuffer`]; [`Decoder::decode`] takes
 //!   one whole frame off the front, or returns `Ok(None)` when the frame is
-//!   still incomplete (an expected state, not an error).
+//!   still incomplete (an expected state, not an error). [`Decoder::peek`]
+//!   does the same without copying: a [`FrameRef`] borrows the method and
+//!   payload from the buffer, for receivers that keep only part of a frame.
 //!
 //! A frame whose declared length exceeds the decoder's limit is rejected as
 //! soon as its four length bytes arrive, before anything is buffered for
@@ -207,17 +209,110 @@ impl Frame {
     /// [`FrameError::TooLarge`] for a frame whose length does not fit the
     /// `u32` prefix; `out` is left as it was.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), FrameError> {
+        self.as_ref().encode(out)
+    }
+
+    /// A view of this frame that borrows its strings and bytes.
+    pub fn as_ref(&self) -> FrameRef<'_> {
         match self {
             Frame::Request { id, method, deadline, payload } => {
-                encode_request(out, *id, method, *deadline, payload)
+                FrameRef::Request { id: *id, method, deadline: *deadline, payload }
             }
-            Frame::Response { id, payload } => encode_parts(out, Kind::Response, *id, "", None, &[payload]),
-            Frame::Error { id, code, message } => {
-                encode_parts(out, Kind::Error, *id, "", None, &[&code.to_be_bytes(), message.as_bytes()])
+            Frame::Response { id, payload } => FrameRef::Response { id: *id, payload },
+            Frame::Error { id, code, message } => FrameRef::Error { id: *id, code: *code, message },
+            Frame::Cancel { id } => FrameRef::Cancel { id: *id },
+            Frame::Ping { id, payload } => FrameRef::Ping { id: *id, payload },
+            Frame::Pong { id, payload } => FrameRef::Pong { id: *id, payload },
+        }
+    }
+}
+
+/// A decoded frame that borrows its method, message and payload from the
+/// bytes it was decoded from: what [`Decoder::peek`] returns, so a receiver
+/// copies only what it keeps (the RPC server copies the payload of a
+/// request it runs and never the method name it looks up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameRef<'a> {
+    /// See [`Frame::Request`].
+    Request {
+        /// See [`Frame::Request`].
+        id: u64,
+        /// See [`Frame::Request`].
+        method: &'a str,
+        /// See [`Frame::Request`].
+        deadline: Option<Duration>,
+        /// See [`Frame::Request`].
+        payload: &'a [u8],
+    },
+    /// See [`Frame::Response`].
+    Response {
+        /// See [`Frame::Response`].
+        id: u64,
+        /// See [`Frame::Response`].
+        payload: &'a [u8],
+    },
+    /// See [`Frame::Error`].
+    Error {
+        /// See [`Frame::Error`].
+        id: u64,
+        /// See [`Frame::Error`].
+        code: u16,
+        /// See [`Frame::Error`].
+        message: &'a str,
+    },
+    /// See [`Frame::Cancel`].
+    Cancel {
+        /// See [`Frame::Cancel`].
+        id: u64,
+    },
+    /// See [`Frame::Ping`].
+    Ping {
+        /// See [`Frame::Ping`].
+        id: u64,
+        /// See [`Frame::Ping`].
+        payload: &'a [u8],
+    },
+    /// See [`Frame::Pong`].
+    Pong {
+        /// See [`Frame::Pong`].
+        id: u64,
+        /// See [`Frame::Pong`].
+        payload: &'a [u8],
+    },
+}
+
+impl FrameRef<'_> {
+    /// Copies the borrowed parts into an owned [`Frame`].
+    pub fn to_frame(&self) -> Frame {
+        match *self {
+            FrameRef::Request { id, method, deadline, payload } => {
+                Frame::Request { id, method: method.to_owned(), deadline, payload: payload.to_vec() }
             }
-            Frame::Cancel { id } => encode_parts(out, Kind::Cancel, *id, "", None, &[]),
-            Frame::Ping { id, payload } => encode_parts(out, Kind::Ping, *id, "", None, &[payload]),
-            Frame::Pong { id, payload } => encode_parts(out, Kind::Pong, *id, "", None, &[payload]),
+            FrameRef::Response { id, payload } => Frame::Response { id, payload: payload.to_vec() },
+            FrameRef::Error { id, code, message } => Frame::Error { id, code, message: message.to_owned() },
+            FrameRef::Cancel { id } => Frame::Cancel { id },
+            FrameRef::Ping { id, payload } => Frame::Ping { id, payload: payload.to_vec() },
+            FrameRef::Pong { id, payload } => Frame::Pong { id, payload: payload.to_vec() },
+        }
+    }
+
+    /// Appends this frame's bytes to `out`; see [`Frame::encode`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Frame::encode`].
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), FrameError> {
+        match *self {
+            FrameRef::Request { id, method, deadline, payload } => {
+                encode_request(out, id, method, deadline, payload)
+            }
+            FrameRef::Response { id, payload } => encode_parts(out, Kind::Response, id, "", None, &[payload]),
+            FrameRef::Error { id, code, message } => {
+                encode_parts(out, Kind::Error, id, "", None, &[&code.to_be_bytes(), message.as_bytes()])
+            }
+            FrameRef::Cancel { id } => encode_parts(out, Kind::Cancel, id, "", None, &[]),
+            FrameRef::Ping { id, payload } => encode_parts(out, Kind::Ping, id, "", None, &[payload]),
+            FrameRef::Pong { id, payload } => encode_parts(out, Kind::Pong, id, "", None, &[payload]),
         }
     }
 }
@@ -498,6 +593,23 @@ impl Decoder {
     /// runs as soon as the 4 length bytes are in. The buffer is left as it
     /// was, so [`peek_id`] can still read the offending frame's id.
     pub fn decode(&self, buf: &mut ReadBuffer) -> Result<Option<Frame>, FrameError> {
+        let Some((frame, size)) = self.peek(buf)? else {
+            return Ok(None);
+        };
+        let frame = frame.to_frame();
+        buf.consume(size);
+        Ok(Some(frame))
+    }
+
+    /// Like [`decode`](Decoder::decode), but copies nothing and consumes
+    /// nothing: returns a view of the frame at the front of `buf` and its
+    /// size on the wire. Call [`ReadBuffer::consume`] with that size once
+    /// done with the view.
+    ///
+    /// # Errors
+    ///
+    /// As [`decode`](Decoder::decode).
+    pub fn peek<'b>(&self, buf: &'b ReadBuffer) -> Result<Option<(FrameRef<'b>, usize)>, FrameError> {
         let bytes = buf.as_slice();
         let Some(prefix) = bytes.first_chunk::<LENGTH_LEN>() else {
             return Ok(None);
@@ -509,9 +621,7 @@ impl Decoder {
         let Some(body) = bytes[LENGTH_LEN..].get(..length) else {
             return Ok(None);
         };
-        let frame = parse_body(body)?;
-        buf.consume(LENGTH_LEN + length);
-        Ok(Some(frame))
+        Ok(Some((parse_body(body)?, LENGTH_LEN + length)))
     }
 
     /// Call when the stream has ended: `Ok` if it ended between frames.
@@ -572,7 +682,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// Parses the bytes after the length prefix, in wire order.
-fn parse_body(body: &[u8]) -> Result<Frame, FrameError> {
+fn parse_body(body: &[u8]) -> Result<FrameRef<'_>, FrameError> {
     let mut cursor = Cursor { body, at: 0 };
     let version = cursor.u8("version byte")?;
     if version != VERSION {
@@ -599,19 +709,17 @@ fn parse_body(body: &[u8]) -> Result<Frame, FrameError> {
         }
     }
     Ok(match kind {
-        Kind::Request => {
-            Frame::Request { id, method: method.to_owned(), deadline, payload: cursor.rest().to_vec() }
-        }
-        Kind::Response => Frame::Response { id, payload: cursor.rest().to_vec() },
+        Kind::Request => FrameRef::Request { id, method, deadline, payload: cursor.rest() },
+        Kind::Response => FrameRef::Response { id, payload: cursor.rest() },
         Kind::Error => {
             let code = u16::from_be_bytes(cursor.array("error code")?);
             let message = str::from_utf8(cursor.rest()).map_err(|_| FrameError::InvalidErrorMessage)?;
-            Frame::Error { id, code, message: message.to_owned() }
+            FrameRef::Error { id, code, message }
         }
         // A cancel carries nothing more; trailing bytes are ignored.
-        Kind::Cancel => Frame::Cancel { id },
-        Kind::Ping => Frame::Ping { id, payload: cursor.rest().to_vec() },
-        Kind::Pong => Frame::Pong { id, payload: cursor.rest().to_vec() },
+        Kind::Cancel => FrameRef::Cancel { id },
+        Kind::Ping => FrameRef::Ping { id, payload: cursor.rest() },
+        Kind::Pong => FrameRef::Pong { id, payload: cursor.rest() },
     })
 }
 

@@ -17,7 +17,6 @@
 //! at once: none hangs.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -31,7 +30,7 @@ use corio_runtime::{spawn, JoinHandle};
 
 use super::outbox::Outbox;
 use super::RpcError;
-use crate::frame::{self, Decoder, Frame, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
+use crate::frame::{self, Decoder, FrameRef, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
 use crate::io::AsyncReadExt;
 use crate::net::TcpStream;
 
@@ -81,7 +80,7 @@ struct Calls {
     /// Next request id; 0 is reserved for connection-level errors.
     next_id: u64,
     /// One slot per call in flight.
-    slots: HashMap<u64, Slot>,
+    slots: foldhash::HashMap<u64, Slot>,
     /// Set once the connection has failed: why. New calls fail with it.
     closed: Option<RpcError>,
 }
@@ -197,7 +196,7 @@ impl ClientBuilder {
         let stream = Rc::new(stream);
         let shared = Rc::new(Shared {
             outbox: Rc::new(Outbox::default()),
-            calls: RefCell::new(Calls { next_id: 1, slots: HashMap::new(), closed: None }),
+            calls: RefCell::new(Calls { next_id: 1, slots: Default::default(), closed: None }),
             default_timeout: self.default_timeout,
         });
         let writer = shared.outbox.clone().run(stream.clone());
@@ -227,8 +226,11 @@ async fn read_loop(shared: Rc<Shared>, stream: Rc<TcpStream>, decoder: Decoder) 
         };
         buffer.filled(n);
         let decoded = loop {
-            match decoder.decode(&mut buffer) {
-                Ok(Some(frame)) => shared.deliver(frame, &mut wakers),
+            match decoder.peek(&buffer) {
+                Ok(Some((frame, size))) => {
+                    shared.deliver(frame, &mut wakers);
+                    buffer.consume(size);
+                }
                 Ok(None) => break Ok(()),
                 Err(error) => break Err(error),
             }
@@ -245,21 +247,23 @@ async fn read_loop(shared: Rc<Shared>, stream: Rc<TcpStream>, decoder: Decoder) 
 
 impl Shared {
     /// Handles one frame from the server; wakers to wake go to `wakers`.
-    fn deliver(&self, frame: Frame, wakers: &mut Vec<Waker>) {
+    fn deliver(&self, frame: FrameRef<'_>, wakers: &mut Vec<Waker>) {
         let (id, answer) = match frame {
-            Frame::Response { id, payload } => (id, Ok(payload)),
-            Frame::Error { id: 0, code, message } => {
+            FrameRef::Response { id, payload } => (id, Ok(payload.to_vec())),
+            FrameRef::Error { id: 0, code, message } => {
                 // About the connection itself: every call fails with it.
-                self.fail(RpcError::from_frame(code, message, ""));
+                self.fail(RpcError::from_frame(code, message.to_owned(), ""));
                 return;
             }
-            Frame::Error { id, code, message } => (id, Err(RpcError::from_frame(code, message, ""))),
-            Frame::Ping { id, payload } => {
-                let _ = self.outbox.push(|out| Frame::Pong { id, payload }.encode(out));
+            FrameRef::Error { id, code, message } => {
+                (id, Err(RpcError::from_frame(code, message.to_owned(), "")))
+            }
+            FrameRef::Ping { id, payload } => {
+                let _ = self.outbox.push(|out| FrameRef::Pong { id, payload }.encode(out));
                 return;
             }
             // Nothing a client must act on.
-            Frame::Pong { .. } | Frame::Request { .. } | Frame::Cancel { .. } => return,
+            FrameRef::Pong { .. } | FrameRef::Request { .. } | FrameRef::Cancel { .. } => return,
         };
         let mut calls = self.calls.borrow_mut();
         // An answer for an id nobody waits on (cancelled) is dropped.
@@ -345,7 +349,7 @@ impl Drop for Call<'_> {
         drop(calls);
         if let (Some(Slot::Waiting(_)), true) = (slot, open) {
             let id = self.id;
-            let _ = self.shared.outbox.push(|out| Frame::Cancel { id }.encode(out));
+            let _ = self.shared.outbox.push(|out| FrameRef::Cancel { id }.encode(out));
         }
     }
 }

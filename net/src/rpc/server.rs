@@ -31,10 +31,11 @@ use std::time::Duration;
 
 use corio_runtime::time::{timeout, timeout_at, Instant};
 use corio_runtime::{spawn, JoinHandle};
+use pin_project_lite::pin_project;
 
 use super::outbox::Outbox;
 use super::RpcError;
-use crate::frame::{self, code, Decoder, Frame, FrameError, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
+use crate::frame::{self, code, Decoder, FrameError, FrameRef, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
 use crate::io::AsyncReadExt;
 use crate::net::{TcpListener, TcpStream};
 
@@ -55,8 +56,10 @@ const FRAMES_PER_POLL: usize = 256;
 /// still sends, so our error frame is not lost to a TCP reset.
 const LINGER: Duration = Duration::from_secs(1);
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, RpcError>>>>;
-type Handler = Rc<dyn Fn(Request) -> BoxFuture>;
+/// A route, type-erased: starts the handler's task for one request. The
+/// handler's future is spawned as it is (the task is its only allocation);
+/// the erasure is in this `dyn Fn`, not in a boxed future.
+type Route = Rc<dyn Fn(Request, Answer) -> JoinHandle<()>>;
 
 /// One call, as a handler sees it.
 #[derive(Debug)]
@@ -119,7 +122,7 @@ impl Request {
 /// });
 /// ```
 pub struct Server {
-    routes: HashMap<Rc<str>, Handler>,
+    routes: foldhash::HashMap<Rc<str>, Route>,
     max_in_flight: usize,
     max_frame_size: usize,
     shutdown_grace: Duration,
@@ -137,7 +140,7 @@ impl Server {
     /// per connection, 16 MiB frames, 30 s shutdown grace, log to stderr).
     pub fn new() -> Server {
         Server {
-            routes: HashMap::new(),
+            routes: Default::default(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
@@ -151,8 +154,8 @@ impl Server {
         F: Fn(Request) -> Fut + 'static,
         Fut: Future<Output = Result<Vec<u8>, RpcError>> + 'static,
     {
-        let handler: Handler = Rc::new(move |request| Box::pin(handler(request)));
-        self.routes.insert(Rc::from(method), handler);
+        let route: Route = Rc::new(move |request, answer| spawn(answer.run(handler(request))));
+        self.routes.insert(Rc::from(method), route);
         self
     }
 
@@ -286,7 +289,8 @@ impl ServerState {
             id,
             peer,
             outbox: Rc::new(Outbox::default()),
-            in_flight: RefCell::new(HashMap::new()),
+            in_flight: RefCell::new(Default::default()),
+            log: self.config.log.clone(),
             reader: RefCell::new(None),
             forced: Cell::new(false),
             max_in_flight: self.config.max_in_flight,
@@ -324,7 +328,9 @@ struct Connection {
     peer: SocketAddr,
     outbox: Rc<Outbox>,
     /// Handler tasks by request id: to abort on cancel, and to count.
-    in_flight: RefCell<HashMap<u64, JoinHandle<()>>>,
+    in_flight: RefCell<foldhash::HashMap<u64, JoinHandle<()>>>,
+    /// The server's log, for handler panics.
+    log: Rc<dyn Fn(&str)>,
     /// The reader task, when parked on the in-flight limit or waiting for
     /// in-flight calls to finish.
     reader: RefCell<Option<Waker>>,
@@ -382,7 +388,7 @@ async fn run_connection(server: Rc<ServerState>, connection: Rc<Connection>, str
                 _ => (frame::peek_id(&buffer).unwrap_or(0), code::PROTOCOL),
             };
             let message = error.to_string();
-            let _ = connection.outbox.push(|out| Frame::Error { id, code, message }.encode(out));
+            let _ = connection.outbox.push(|out| FrameRef::Error { id, code, message: &message }.encode(out));
         }
     }
     connection.outbox.close();
@@ -426,9 +432,10 @@ impl Connection {
                 // The client is not reading its answers: stop reading its requests.
                 return Poll::Pending;
             }
-            match decoder.decode(buffer) {
-                Ok(Some(frame)) => {
+            match decoder.peek(buffer) {
+                Ok(Some((frame, size))) => {
                     self.dispatch(server, frame);
+                    buffer.consume(size);
                     continue;
                 }
                 Ok(None) => {}
@@ -451,22 +458,22 @@ impl Connection {
         Poll::Pending
     }
 
-    fn dispatch(self: &Rc<Self>, server: &ServerState, frame: Frame) {
+    fn dispatch(self: &Rc<Self>, server: &ServerState, frame: FrameRef<'_>) {
         match frame {
-            Frame::Request { id, method, deadline, payload } => {
-                self.start_request(server, id, &method, deadline, payload);
+            FrameRef::Request { id, method, deadline, payload } => {
+                self.start_request(server, id, method, deadline, payload);
             }
-            Frame::Cancel { id } => {
+            FrameRef::Cancel { id } => {
                 let handle = self.in_flight.borrow_mut().remove(&id);
                 if let Some(handle) = handle {
                     handle.abort();
                 }
             }
-            Frame::Ping { id, payload } => {
-                let _ = self.outbox.push(|out| Frame::Pong { id, payload }.encode(out));
+            FrameRef::Ping { id, payload } => {
+                let _ = self.outbox.push(|out| FrameRef::Pong { id, payload }.encode(out));
             }
             // Nothing a server must act on.
-            Frame::Response { .. } | Frame::Error { .. } | Frame::Pong { .. } => {}
+            FrameRef::Response { .. } | FrameRef::Error { .. } | FrameRef::Pong { .. } => {}
         }
     }
 
@@ -476,10 +483,10 @@ impl Connection {
         id: u64,
         method: &str,
         deadline: Option<Duration>,
-        payload: Vec<u8>,
+        payload: &[u8],
     ) {
         let refuse = |code: u16, message: String| {
-            let _ = self.outbox.push(|out| Frame::Error { id, code, message }.encode(out));
+            let _ = self.outbox.push(|out| FrameRef::Error { id, code, message: &message }.encode(out));
         };
         if id == 0 {
             return refuse(code::PROTOCOL, "request id 0 is reserved for connection errors".into());
@@ -487,32 +494,16 @@ impl Connection {
         if server.shutting_down.get() {
             return refuse(code::SHUTTING_DOWN, "the server is shutting down".into());
         }
-        let Some((name, handler)) = server.config.routes.get_key_value(method) else {
+        let Some((name, route)) = server.config.routes.get_key_value(method) else {
             return refuse(code::UNKNOWN_METHOD, format!("unknown method `{method}`"));
         };
         if self.in_flight.borrow().contains_key(&id) {
             return refuse(code::PROTOCOL, format!("request id {id} is already in flight"));
         }
         let deadline = deadline.and_then(|remaining| Instant::now().checked_add(remaining));
-        let request = Request { method: name.clone(), payload, peer: self.peer, deadline, id };
-        let work = CatchUnwind(handler(request));
-        let connection = self.clone();
-        let log = server.config.log.clone();
-        let name = name.clone();
-        let task = spawn(async move {
-            let outcome = match deadline {
-                Some(deadline) => timeout_at(deadline, work).await.unwrap_or(Ok(Err(RpcError::Timeout))),
-                None => work.await,
-            };
-            let answer = outcome.unwrap_or_else(|panic| {
-                log(&format!(
-                    "handler for `{name}` (request {id} from {}) panicked: {panic}",
-                    connection.peer
-                ));
-                Err(RpcError::Internal(format!("handler panicked: {panic}")))
-            });
-            connection.finish(id, answer);
-        });
+        let request =
+            Request { method: name.clone(), payload: payload.to_vec(), peer: self.peer, deadline, id };
+        let task = route(request, Answer { connection: self.clone(), method: name.clone(), id, deadline });
         self.in_flight.borrow_mut().insert(id, task);
     }
 
@@ -523,8 +514,8 @@ impl Connection {
             return; // cancelled meanwhile: nobody waits for this answer
         }
         let _ = self.outbox.push(|out| match answer {
-            Ok(payload) => Frame::Response { id, payload }.encode(out),
-            Err(error) => Frame::Error { id, code: error.code(), message: error.message() }.encode(out),
+            Ok(payload) => FrameRef::Response { id, payload: &payload }.encode(out),
+            Err(error) => FrameRef::Error { id, code: error.code(), message: &error.message() }.encode(out),
         });
         let left = self.in_flight.borrow().len();
         if left + 1 >= self.max_in_flight || left == 0 {
@@ -539,10 +530,9 @@ impl Connection {
         let handles: Vec<(u64, JoinHandle<()>)> = self.in_flight.borrow_mut().drain().collect();
         for (id, handle) in handles {
             if let Some(message) = notice {
-                let message = message.to_owned();
                 let _ = self
                     .outbox
-                    .push(|out| Frame::Error { id, code: code::SHUTTING_DOWN, message }.encode(out));
+                    .push(|out| FrameRef::Error { id, code: code::SHUTTING_DOWN, message }.encode(out));
             }
             handle.abort();
         }
@@ -584,14 +574,52 @@ impl Connection {
     }
 }
 
-/// Runs a handler future, turning a panic into `Err(message)`.
-struct CatchUnwind(BoxFuture);
+/// Where a handler's task sends its answer: the body of every request task.
+struct Answer {
+    connection: Rc<Connection>,
+    /// The route's name, for the log line of a panic.
+    method: Rc<str>,
+    id: u64,
+    deadline: Option<Instant>,
+}
 
-impl Future for CatchUnwind {
+impl Answer {
+    /// Runs the handler's future (within the deadline, catching a panic)
+    /// and queues its answer.
+    async fn run<F>(self, work: F)
+    where
+        F: Future<Output = Result<Vec<u8>, RpcError>>,
+    {
+        let Answer { connection, method, id, deadline } = self;
+        let work = CatchUnwind { inner: work };
+        let outcome = match deadline {
+            Some(deadline) => timeout_at(deadline, work).await.unwrap_or(Ok(Err(RpcError::Timeout))),
+            None => work.await,
+        };
+        let answer = outcome.unwrap_or_else(|panic| {
+            (connection.log)(&format!(
+                "handler for `{method}` (request {id} from {}) panicked: {panic}",
+                connection.peer
+            ));
+            Err(RpcError::Internal(format!("handler panicked: {panic}")))
+        });
+        connection.finish(id, answer);
+    }
+}
+
+pin_project! {
+    /// Runs a handler future, turning a panic into `Err(message)`.
+    struct CatchUnwind<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F: Future<Output = Result<Vec<u8>, RpcError>>> Future for CatchUnwind<F> {
     type Output = Result<Result<Vec<u8>, RpcError>, String>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let future = self.0.as_mut();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.project().inner;
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(answer)) => Poll::Ready(Ok(answer)),

@@ -172,6 +172,7 @@ impl Drop for Task {
 
 /// Allocates a task and links it into `list`. The task starts scheduled; the
 /// returned `Task` is its run-queue entry.
+#[inline(always)]
 pub(crate) fn spawn<F>(
     future: F,
     shared: Arc<Shared>,

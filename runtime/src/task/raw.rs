@@ -12,7 +12,6 @@
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
-use std::mem;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
@@ -108,12 +107,21 @@ struct RawTask<F: Future> {
 /// Allocates a task for `future` with the given initial state word.
 ///
 /// The returned pointer owns `initial_state / REFERENCE` references.
+#[inline(always)]
 pub(crate) fn allocate<F>(future: F, shared: Arc<Shared>, id: u64, initial_state: usize) -> NonNull<Header>
 where
     F: Future + 'static,
 {
-    let task = Box::new(RawTask {
-        header: Header {
+    // Build the task in its heap slot, field by field: `Box::new(RawTask {
+    // .. })` builds it on the stack and copies it, which for a large
+    // future was most of the cost of a spawn (callgrind).
+    let mut task = Box::<RawTask<F>>::new_uninit();
+    let slot = task.as_mut_ptr();
+    // SAFETY: `slot` points to uninitialised, writable, aligned memory for a
+    // `RawTask<F>`; `&raw mut` takes field addresses without creating
+    // references to uninitialised memory, and each field is written once.
+    unsafe {
+        (&raw mut (*slot).header).write(Header {
             state: AtomicUsize::new(initial_state),
             vtable: &RawTask::<F>::VTABLE,
             shared,
@@ -122,9 +130,11 @@ where
             prev: Cell::new(None),
             next: Cell::new(None),
             list: Cell::new(None),
-        },
-        stage: UnsafeCell::new(Stage::Running(future)),
-    });
+        });
+        (&raw mut (*slot).stage).write(UnsafeCell::new(Stage::Running(future)));
+    }
+    // SAFETY: both fields were initialised just above.
+    let task = unsafe { task.assume_init() };
     NonNull::from(Box::leak(task)).cast()
 }
 
@@ -212,11 +222,17 @@ impl<F: Future> RawTask<F> {
     unsafe fn take_output(ptr: NonNull<Header>, out: *mut ()) {
         // SAFETY: forwarded from this function's contract.
         let stage = unsafe { Self::stage(ptr) };
-        if let Stage::Finished(_) = stage {
-            if let Stage::Finished(result) = mem::replace(stage, Stage::Consumed) {
-                // SAFETY: the caller passes a pointer to this exact type.
-                unsafe { *out.cast::<Option<Result<F::Output, JoinError>>>() = Some(result) };
-            }
+        if let Stage::Finished(result) = stage {
+            // Move only the output out, not the whole stage (which is as big
+            // as the future): `mem::replace` would copy all of it.
+            // SAFETY: `result` is read exactly once and the stage is
+            // overwritten at once without dropping it, so the output is
+            // neither dropped twice nor observed after the move.
+            let result = unsafe { ptr::read(result) };
+            // SAFETY: as above: the old stage's only content was just moved out.
+            unsafe { ptr::write(stage, Stage::Consumed) };
+            // SAFETY: the caller passes a pointer to this exact type.
+            unsafe { *out.cast::<Option<Result<F::Output, JoinError>>>() = Some(result) };
         }
     }
 
@@ -225,10 +241,15 @@ impl<F: Future> RawTask<F> {
     unsafe fn drop_output(ptr: NonNull<Header>) {
         // SAFETY: forwarded from this function's contract.
         let stage = unsafe { Self::stage(ptr) };
-        if let Stage::Finished(_) = stage {
-            // Replace first, then drop: a panicking destructor leaves a
-            // consistent `Consumed` stage behind.
-            drop(mem::replace(stage, Stage::Consumed));
+        if let Stage::Finished(result) = stage {
+            // Move the output out and mark the stage consumed first, then
+            // drop: a panicking destructor leaves a consistent `Consumed`
+            // stage behind. (Moving only the output: see `take_output`.)
+            // SAFETY: read once, and the stage is overwritten without a drop.
+            let result = unsafe { ptr::read(result) };
+            // SAFETY: the stage's only content was just moved out.
+            unsafe { ptr::write(stage, Stage::Consumed) };
+            drop(result);
         }
     }
 
