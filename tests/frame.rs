@@ -165,6 +165,35 @@ fn fuzz_round_trips_random_frames_in_random_chunks() {
     }
 }
 
+#[test]
+fn peek_borrows_the_same_frame_decode_copies_and_consumes_nothing() {
+    let mut rng = Rng(7);
+    let decoder = Decoder::new();
+    for _ in 0..10_000 {
+        let frame = random_frame(&mut rng);
+        let mut wire = Vec::new();
+        frame.encode(&mut wire).unwrap();
+        let mut buf = ReadBuffer::new();
+        buf.extend_from_slice(&wire);
+        let (view, size) = decoder.peek(&buf).unwrap().expect("a whole frame is buffered");
+        assert_eq!(size, wire.len());
+        assert_eq!(view.to_frame(), frame);
+        assert_eq!(view, frame.as_ref());
+        let mut again = Vec::new();
+        view.encode(&mut again).unwrap();
+        assert_eq!(again, wire, "the view encodes to the same bytes");
+        assert_eq!(buf.len(), wire.len(), "peek consumes nothing");
+        buf.consume(size);
+        assert!(buf.is_empty());
+    }
+    // An incomplete frame peeks as `None`; an oversize one is refused as by `decode`.
+    let mut buf = ReadBuffer::new();
+    buf.extend_from_slice(&[0, 0, 0, 20, 1]);
+    assert_eq!(decoder.peek(&buf), Ok(None));
+    let small = Decoder::with_max_frame_size(10);
+    assert_eq!(small.peek(&buf), Err(FrameError::TooLarge { size: 20, limit: 10 }));
+}
+
 /// Formats bytes as `offset: hex` lines of 16, as in `docs/PROTOCOL.md`.
 fn hex_dump(bytes: &[u8]) -> String {
     let mut out = String::new();

@@ -693,8 +693,12 @@ fn parse_body(body: &[u8]) -> Result<FrameRef<'_>, FrameError> {
     let id = u64::from_be_bytes(cursor.array("request id")?);
     let method_len = u16::from_be_bytes(cursor.array("method length")?) as usize;
     let method = cursor.take(method_len, "method name")?;
-    let method = str::from_utf8(method)
-        .map_err(|error| FrameError::InvalidMethod { valid_up_to: error.valid_up_to() })?;
+    // Every frame but a request has an empty method: skip the validation call.
+    let method = match method {
+        [] => "",
+        bytes => str::from_utf8(bytes)
+            .map_err(|error| FrameError::InvalidMethod { valid_up_to: error.valid_up_to() })?,
+    };
     let deadline = match cursor.u8("deadline flag")? {
         0 => None,
         1 => Some(Duration::from_micros(u64::from_be_bytes(cursor.array("deadline")?))),

@@ -5,6 +5,8 @@
 //!
 //! - `raw` lays out the allocation: a header (state word, vtable,
 //!   links), then the future, which is replaced by its output when it finishes.
+//! - `blocks` recycles task allocations through a small per-thread free
+//!   list, since tasks tend to come and go in bursts.
 //! - `state` documents every bit of the state word.
 //! - `list` keeps unfinished tasks findable for shutdown.
 //! - This file wraps raw pointers in safe types: the crate-private `Task` (a
@@ -13,6 +15,7 @@
 //!
 //! Next stop: `waker.rs`, which turns a task pointer into a `std::task::Waker`.
 
+mod blocks;
 mod list;
 mod raw;
 mod state;

@@ -9,6 +9,7 @@
 //! The stage is an enum so the future and its output share storage: a task
 //! costs `size_of::<Header>() + max(size_of::<F>(), size_of::<Output>())`.
 
+use std::alloc::Layout;
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
@@ -19,6 +20,7 @@ use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+use super::blocks;
 use super::list::TaskList;
 use super::state::{
     CLOSED, COMPLETED, HANDLE, MAX_REFERENCES, REFERENCE, REFERENCE_MASK, RUNNING, SCHEDULED,
@@ -112,14 +114,15 @@ pub(crate) fn allocate<F>(future: F, shared: Arc<Shared>, id: u64, initial_state
 where
     F: Future + 'static,
 {
-    // Build the task in its heap slot, field by field: `Box::new(RawTask {
-    // .. })` builds it on the stack and copies it, which for a large
-    // future was most of the cost of a spawn (callgrind).
-    let mut task = Box::<RawTask<F>>::new_uninit();
-    let slot = task.as_mut_ptr();
-    // SAFETY: `slot` points to uninitialised, writable, aligned memory for a
-    // `RawTask<F>`; `&raw mut` takes field addresses without creating
-    // references to uninitialised memory, and each field is written once.
+    // A recycled block when this thread has one (see `blocks.rs`). Then the
+    // task is built in place, field by field: building a `RawTask` value
+    // and moving it in copied the whole future, most of the cost of
+    // spawning a large one (callgrind).
+    let slot = blocks::allocate(RawTask::<F>::LAYOUT).cast::<RawTask<F>>().as_ptr();
+    // SAFETY: `slot` points to uninitialised, writable memory with the size
+    // and alignment of a `RawTask<F>` (the block layout rounds them up);
+    // `&raw mut` takes field addresses without creating references to
+    // uninitialised memory, and each field is written once.
     unsafe {
         (&raw mut (*slot).header).write(Header {
             state: AtomicUsize::new(initial_state),
@@ -133,12 +136,14 @@ where
         });
         (&raw mut (*slot).stage).write(UnsafeCell::new(Stage::Running(future)));
     }
-    // SAFETY: both fields were initialised just above.
-    let task = unsafe { task.assume_init() };
-    NonNull::from(Box::leak(task)).cast()
+    // SAFETY: `slot` came from a successful allocation, so it is not null.
+    unsafe { NonNull::new_unchecked(slot) }.cast()
 }
 
 impl<F: Future> RawTask<F> {
+    /// The memory block a task of this type lives in.
+    const LAYOUT: Layout = blocks::block_layout(Layout::new::<Self>());
+
     const VTABLE: Vtable = Vtable {
         poll: Self::poll,
         cancel: Self::cancel,
@@ -256,11 +261,15 @@ impl<F: Future> RawTask<F> {
     /// # Safety
     /// `ptr` came from `allocate::<F>` and no reference to it remains.
     unsafe fn dealloc(ptr: NonNull<Header>) {
-        // SAFETY: the allocation was made by Box::new in `allocate` with this
-        // exact type, and the caller holds the last reference. The stage holds
-        // no future and no output of a `JoinHandle`-less task by then (see
-        // `complete`), so nothing thread-bound is dropped here.
-        drop(unsafe { Box::from_raw(ptr.cast::<Self>().as_ptr()) });
+        // SAFETY: `ptr` is a fully initialised `RawTask<F>` made by `allocate`,
+        // and the caller holds the last reference, so we drop it in place
+        // once. The stage holds no future and no output of a
+        // `JoinHandle`-less task by then (see `complete`), so nothing
+        // thread-bound is dropped here.
+        unsafe { ptr::drop_in_place(ptr.cast::<Self>().as_ptr()) };
+        // SAFETY: the block came from `blocks::allocate` with this layout in
+        // `allocate`, its contents were just dropped, and no reference is left.
+        unsafe { blocks::release(ptr.cast(), Self::LAYOUT) };
     }
 }
 
