@@ -15,32 +15,126 @@
 //!   bytes in one `write` and reads the same number of bytes back from a
 //!   blocking echo thread. The floor: syscalls and loopback only.
 //!
-//! Servers run on their own thread (one runtime each), clients on the
-//! bench thread. Run:
+//! Servers run on their own thread pinned to CPU 0 (one runtime each), the
+//! clients on the bench thread pinned to CPU 1. After criterion's groups an
+//! interleaved pass runs the three in turn, round after round (so a burst
+//! of load from elsewhere hits all alike), and prints median calls/s with
+//! min/max, the ratios, and each server thread's CPU time per call (which
+//! other processes disturb less than wall time). Run:
 //!
 //! ```text
-//! cargo bench --bench rpc -- --noplot
+//! cargo bench --bench rpc
 //! ```
 //!
 //! `docs/BENCHMARKS.md` records the numbers.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use corio::frame::{self, Decoder, Frame, ReadBuffer};
+use common::{median_min_max, pin_to, thread_cpu, thread_id, CLIENT_CPU, SERVER_CPU};
+use corio::frame::{self, Decoder, FrameRef, ReadBuffer};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PAYLOAD: [u8; 64] = [7; 64];
 
+/// A server running on its own pinned thread.
+struct Server {
+    addr: SocketAddr,
+    /// Kernel id of the server's thread, for its CPU time. (The raw echo
+    /// serves on a thread per connection; its CPU time is not reported.)
+    tid: i32,
+}
+
+/// Runs `serve` on a new thread pinned to the server CPU; `serve` reports
+/// its address once it listens.
+fn start(serve: impl FnOnce(mpsc::Sender<SocketAddr>) + Send + 'static) -> Server {
+    let (tx, rx) = mpsc::channel();
+    let (tid_tx, tid_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        pin_to(SERVER_CPU);
+        tid_tx.send(thread_id()).unwrap();
+        serve(tx);
+    });
+    let tid = tid_rx.recv().unwrap();
+    Server { addr: rx.recv().expect("server started"), tid }
+}
+
+/// One peer's client, connected: runs `calls` calls, `depth` at a time.
+enum Peer {
+    Corio(corio::Runtime, corio::rpc::Client),
+    Tokio(tokio::runtime::Runtime, tokio::task::LocalSet, Rc<TokioClient>),
+    Raw(std::net::TcpStream, Vec<u8>, Vec<u8>),
+}
+
+impl Peer {
+    fn connect(name: &str, addr: SocketAddr, depth: usize) -> Peer {
+        match name {
+            "corio" => {
+                let runtime = corio::Runtime::new().unwrap();
+                let client = runtime.block_on(corio::rpc::Client::connect(addr)).unwrap();
+                Peer::Corio(runtime, client)
+            }
+            "tokio" => {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let local = tokio::task::LocalSet::new();
+                let client = local.block_on(&runtime, TokioClient::connect(addr));
+                Peer::Tokio(runtime, local, client)
+            }
+            _ => {
+                let stream = std::net::TcpStream::connect(addr).unwrap();
+                stream.set_nodelay(true).unwrap();
+                let mut batch = Vec::new();
+                for id in 0..depth as u64 {
+                    frame::encode_request(&mut batch, id + 1, "echo", None, &PAYLOAD).unwrap();
+                }
+                let back = vec![0; batch.len()];
+                Peer::Raw(stream, batch, back)
+            }
+        }
+    }
+
+    /// Runs `rounds` rounds of `depth` concurrent calls; returns the time.
+    fn run(&mut self, rounds: u64, depth: usize) -> Duration {
+        match self {
+            Peer::Corio(runtime, client) => runtime.block_on(async {
+                let start = Instant::now();
+                for _ in 0..rounds {
+                    corio_round(client, depth).await;
+                }
+                start.elapsed()
+            }),
+            Peer::Tokio(runtime, local, client) => local.block_on(runtime, async {
+                let start = Instant::now();
+                for _ in 0..rounds {
+                    tokio_round(client, depth).await;
+                }
+                start.elapsed()
+            }),
+            Peer::Raw(stream, batch, back) => {
+                let start = Instant::now();
+                for _ in 0..rounds {
+                    stream.write_all(batch).unwrap();
+                    stream.read_exact(back).unwrap();
+                }
+                start.elapsed()
+            }
+        }
+    }
+}
+
+const PEERS: [&str; 3] = ["corio", "tokio", "raw_tcp"];
+
 fn bench_rpc(c: &mut Criterion) {
-    let corio_addr = corio_server();
-    let tokio_addr = tokio_server();
-    let echo_addr = raw_echo_server();
+    pin_to(CLIENT_CPU);
+    let servers = [start(corio_server), start(tokio_server), start(raw_echo_server)];
 
     for depth in [1usize, 128] {
         let mut group = c.benchmark_group(format!("rpc_depth_{depth}"));
@@ -48,50 +142,60 @@ fn bench_rpc(c: &mut Criterion) {
         group.warm_up_time(Duration::from_secs(1));
         group.measurement_time(Duration::from_secs(3));
         group.throughput(Throughput::Elements(depth as u64));
-
-        let runtime = corio::Runtime::new().unwrap();
-        let client = runtime.block_on(corio::rpc::Client::connect(corio_addr)).unwrap();
-        group.bench_function("corio", |b| {
-            b.iter_custom(|iters| {
-                runtime.block_on(async {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        corio_round(&client, depth).await;
-                    }
-                    start.elapsed()
-                })
-            })
-        });
-
-        let tokio_rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let local = tokio::task::LocalSet::new();
-        let client = local.block_on(&tokio_rt, TokioClient::connect(tokio_addr));
-        group.bench_function("tokio", |b| {
-            b.iter_custom(|iters| {
-                local.block_on(&tokio_rt, async {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        tokio_round(&client, depth).await;
-                    }
-                    start.elapsed()
-                })
-            })
-        });
-
-        let mut stream = std::net::TcpStream::connect(echo_addr).unwrap();
-        stream.set_nodelay(true).unwrap();
-        let mut batch = Vec::new();
-        for id in 0..depth as u64 {
-            frame::encode_request(&mut batch, id + 1, "echo", None, &PAYLOAD).unwrap();
+        for (name, server) in PEERS.iter().zip(&servers) {
+            let mut peer = Peer::connect(name, server.addr, depth);
+            group.bench_function(*name, |b| b.iter_custom(|rounds| peer.run(rounds, depth)));
         }
-        let mut back = vec![0; batch.len()];
-        group.bench_function("raw_tcp", |b| {
-            b.iter(|| {
-                stream.write_all(&batch).unwrap();
-                stream.read_exact(&mut back).unwrap();
-            })
-        });
         group.finish();
+    }
+
+    for depth in [1usize, 128] {
+        interleaved(&servers, depth);
+    }
+}
+
+/// The three peers in turn, `rounds` times, each round `calls` calls: the
+/// numbers `docs/BENCHMARKS.md` quotes.
+fn interleaved(servers: &[Server], depth: usize) {
+    // Depth 1 is one loopback round trip per call (~100 µs between pinned
+    // cores on the VM we measured on), so it gets fewer calls per turn.
+    let (rounds, calls) = match (common::quick(), depth) {
+        (true, _) => (1, 256),
+        (false, 1) => (11, 4_000),
+        (false, _) => (11, 64_000),
+    };
+    let batches = (calls / depth).max(1) as u64;
+    let mut peers: Vec<Peer> =
+        PEERS.iter().zip(servers).map(|(name, server)| Peer::connect(name, server.addr, depth)).collect();
+    let mut rates = vec![Vec::new(); peers.len()];
+    let mut cpu = vec![Vec::new(); peers.len()];
+    for round in 0..rounds {
+        for turn in 0..peers.len() {
+            let i = (round + turn) % peers.len();
+            let tid = servers[i].tid;
+            let before = thread_cpu(tid);
+            let wall = peers[i].run(batches, depth);
+            let used = thread_cpu(tid).saturating_sub(before);
+            let done = (batches as usize * depth) as f64;
+            rates[i].push(done / wall.as_secs_f64());
+            cpu[i].push(used.as_secs_f64() * 1e9 / done);
+        }
+    }
+    let stats: Vec<_> = rates.iter_mut().map(|r| median_min_max(r)).collect();
+    println!(
+        "\ninterleaved, {depth} in flight, {rounds} rounds x {} calls per peer (median [min, max]):",
+        batches as usize * depth
+    );
+    println!("  peer            calls/s (median [min, max])    server CPU/call   corio / peer");
+    for (i, name) in PEERS.iter().enumerate() {
+        let (median, min, max) = stats[i];
+        let (cpu_median, _, _) = median_min_max(&mut cpu[i]);
+        let cpu =
+            if *name == "raw_tcp" { "(thread/conn)".to_string() } else { format!("{cpu_median:.0} ns") };
+        println!(
+            "  {name:<8} {median:>12.0} [{min:>9.0}, {max:>9.0}] {cpu:>17}   {:>6.2}x",
+            stats[0].0 / median
+        );
     }
 }
 
@@ -127,40 +231,34 @@ async fn tokio_round(client: &Rc<TokioClient>, depth: usize) {
     }
 }
 
-fn corio_server() -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        corio::block_on(async move {
-            let listener = corio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            corio::rpc::Server::new()
-                .route("echo", |request| async move { Ok(request.into_payload()) })
-                .serve(listener)
-                .await
-                .unwrap();
-        })
-    });
-    rx.recv().unwrap()
+fn corio_server(ready: mpsc::Sender<SocketAddr>) {
+    corio::block_on(async move {
+        let listener = corio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        ready.send(listener.local_addr().unwrap()).unwrap();
+        corio::rpc::Server::new()
+            .route("echo", |request| async move { Ok(request.into_payload()) })
+            .serve(listener)
+            .await
+            .unwrap();
+    })
 }
 
-fn raw_echo_server() -> SocketAddr {
+fn raw_echo_server(ready: mpsc::Sender<SocketAddr>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let mut stream = stream.unwrap();
-            stream.set_nodelay(true).unwrap();
-            std::thread::spawn(move || {
-                let mut buf = vec![0; 64 * 1024];
-                while let Ok(n @ 1..) = stream.read(&mut buf) {
-                    if stream.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
+    ready.send(listener.local_addr().unwrap()).unwrap();
+    for stream in listener.incoming() {
+        let mut stream = stream.unwrap();
+        stream.set_nodelay(true).unwrap();
+        std::thread::spawn(move || {
+            pin_to(SERVER_CPU);
+            let mut buf = vec![0; 64 * 1024];
+            while let Ok(n @ 1..) = stream.read(&mut buf) {
+                if stream.write_all(&buf[..n]).is_err() {
+                    break;
                 }
-            });
-        }
-    });
-    addr
+            }
+        });
+    }
 }
 
 // ---- The same protocol on tokio (current-thread runtime + LocalSet) ----
@@ -173,7 +271,7 @@ struct TokioOutbox {
 }
 
 impl TokioOutbox {
-    fn push(&self, frame: &Frame) {
+    fn push(&self, frame: FrameRef<'_>) {
         frame.encode(&mut self.buffer.borrow_mut()).unwrap();
         self.ready.notify_one();
     }
@@ -192,51 +290,58 @@ impl TokioOutbox {
 }
 
 /// Reads frames from `reader` and hands each to `on_frame`.
-async fn tokio_read_frames(mut reader: tokio::net::tcp::OwnedReadHalf, mut on_frame: impl FnMut(Frame)) {
+/// Decodes with `Decoder::peek` (no copy of what it does not keep), as
+/// corio's client and server do.
+async fn tokio_read_frames(
+    mut reader: tokio::net::tcp::OwnedReadHalf,
+    mut on_frame: impl FnMut(FrameRef<'_>),
+) {
     let mut buffer = ReadBuffer::with_capacity(64 * 1024);
+    let decoder = Decoder::new();
     loop {
         match reader.read(buffer.unfilled()).await {
             Ok(0) | Err(_) => return,
             Ok(n) => buffer.filled(n),
         }
-        while let Ok(Some(frame)) = Decoder::new().decode(&mut buffer) {
+        while let Ok(Some((frame, size))) = decoder.peek(&buffer) {
             on_frame(frame);
+            buffer.consume(size);
         }
     }
 }
 
-fn tokio_server() -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&rt, async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                stream.set_nodelay(true).unwrap();
-                let (reader, writer) = stream.into_split();
-                let outbox = Rc::new(TokioOutbox::default());
-                tokio::task::spawn_local(outbox.clone().run(writer));
-                tokio::task::spawn_local(tokio_read_frames(reader, move |frame| {
-                    if let Frame::Request { id, payload, .. } = frame {
-                        // A task per request, as the corio server does.
-                        let outbox = outbox.clone();
-                        tokio::task::spawn_local(
-                            async move { outbox.push(&Frame::Response { id, payload }) },
-                        );
-                    }
-                }));
-            }
-        });
+fn tokio_server(ready: mpsc::Sender<SocketAddr>) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        ready.send(listener.local_addr().unwrap()).unwrap();
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let (reader, writer) = stream.into_split();
+            let outbox = Rc::new(TokioOutbox::default());
+            tokio::task::spawn_local(outbox.clone().run(writer));
+            tokio::task::spawn_local(tokio_read_frames(reader, move |frame| {
+                if let FrameRef::Request { id, payload, .. } = frame {
+                    // A task per request, owning its payload, as the corio server does.
+                    let outbox = outbox.clone();
+                    let payload = payload.to_vec();
+                    tokio::task::spawn_local(async move {
+                        outbox.push(FrameRef::Response { id, payload: &payload })
+                    });
+                }
+            }));
+        }
     });
-    rx.recv().unwrap()
 }
+
+/// Calls waiting for their answer, by id; the same hasher as corio's client.
+type Pending = foldhash::HashMap<u64, tokio::sync::oneshot::Sender<Vec<u8>>>;
 
 struct TokioClient {
     outbox: Rc<TokioOutbox>,
-    pending: Rc<RefCell<HashMap<u64, tokio::sync::oneshot::Sender<Vec<u8>>>>>,
+    pending: Rc<RefCell<Pending>>,
     next_id: Cell<u64>,
 }
 
@@ -247,12 +352,12 @@ impl TokioClient {
         let (reader, writer) = stream.into_split();
         let outbox = Rc::new(TokioOutbox::default());
         tokio::task::spawn_local(outbox.clone().run(writer));
-        let pending: Rc<RefCell<HashMap<u64, tokio::sync::oneshot::Sender<Vec<u8>>>>> = Rc::default();
+        let pending: Rc<RefCell<Pending>> = Rc::default();
         let filled = pending.clone();
         tokio::task::spawn_local(tokio_read_frames(reader, move |frame| {
-            if let Frame::Response { id, payload } = frame {
+            if let FrameRef::Response { id, payload } = frame {
                 if let Some(waiter) = filled.borrow_mut().remove(&id) {
-                    let _ = waiter.send(payload);
+                    let _ = waiter.send(payload.to_vec());
                 }
             }
         }));

@@ -374,9 +374,35 @@ fn stats_count_what_happened() {
         let s = corio::stats();
         assert_eq!(s.tasks_spawned, 1);
         assert_eq!(s.tasks_alive, 0);
+        // Nothing so far needed the reactor; a timer does.
+        assert_eq!(s.reactor_turns, 0);
+        corio::time::sleep(std::time::Duration::from_millis(1)).await;
     });
     let s = rt.stats();
     assert_eq!((s.tasks_spawned, s.tasks_completed, s.polls), (1, 1, 2));
     assert!(s.wakes_local >= 1);
     assert!(s.reactor_turns >= 1);
+}
+
+#[test]
+fn a_block_on_future_that_keeps_yielding_does_not_starve_timers() {
+    // The loop polls a woken `block_on` future again without parking only
+    // once in a row; a future that yields forever must still let the
+    // reactor and timers run.
+    let rt = Runtime::new().unwrap();
+    rt.block_on(async {
+        let fired = Rc::new(Cell::new(false));
+        let flag = fired.clone();
+        spawn(async move {
+            corio::time::sleep(std::time::Duration::from_millis(2)).await;
+            flag.set(true);
+        });
+        let mut spins = 0u64;
+        while !fired.get() {
+            yield_now().await;
+            spins += 1;
+        }
+        assert!(spins > 0);
+    });
+    assert!(rt.stats().reactor_turns >= 1);
 }

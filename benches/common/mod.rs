@@ -1,0 +1,59 @@
+//! Helpers the network benchmarks share: pinning threads to CPUs, reading
+//! a thread's CPU time, and medians.
+//!
+//! Included by each bench with `#[path = "common/mod.rs"] mod common;`
+//! (cargo compiles every bench as its own crate).
+
+#![allow(dead_code)] // each bench uses a different subset
+
+use std::time::Duration;
+
+/// The CPU server threads are pinned to.
+pub const SERVER_CPU: usize = 0;
+/// The CPU the load generator (the bench thread) is pinned to.
+pub const CLIENT_CPU: usize = 1;
+
+/// Pins the calling thread to one CPU, if the machine has it (Linux only).
+pub fn pin_to(cpu: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        let mut set = rustix::thread::CpuSet::new();
+        set.set(cpu);
+        if let Err(error) = rustix::thread::sched_setaffinity(None, &set) {
+            eprintln!("could not pin to CPU {cpu}: {error}; results will be noisier");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cpu;
+}
+
+/// The calling thread's kernel id (0 where unknown).
+pub fn thread_id() -> i32 {
+    #[cfg(target_os = "linux")]
+    return rustix::thread::gettid().as_raw_nonzero().get();
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
+/// CPU time used so far by thread `tid` of this process (Linux: the first
+/// field of its `schedstat`, in nanoseconds; zero elsewhere).
+pub fn thread_cpu(tid: i32) -> Duration {
+    let path = format!("/proc/self/task/{tid}/schedstat");
+    let nanos = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0);
+    Duration::from_nanos(nanos)
+}
+
+/// Median, minimum and maximum of `values` (which it sorts).
+pub fn median_min_max(values: &mut [f64]) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    (values[values.len() / 2], values[0], values[values.len() - 1])
+}
+
+/// Whether criterion runs in its smoke-test mode (`cargo test --benches`,
+/// `-- --test`) or only lists benchmarks: then extra passes run tiny.
+pub fn quick() -> bool {
+    std::env::args().any(|arg| arg == "--test" || arg == "--list")
+}
