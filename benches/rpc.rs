@@ -19,8 +19,9 @@
 //! clients on the bench thread pinned to CPU 1. After criterion's groups an
 //! interleaved pass runs the three in turn, round after round (so a burst
 //! of load from elsewhere hits all alike), and prints median calls/s with
-//! min/max, the ratios, and each server thread's CPU time per call (which
-//! other processes disturb less than wall time). Run:
+//! min/max, the ratios, and the CPU time per call of the server's thread
+//! and of the client (the bench thread), which other processes disturb
+//! less than wall time and which show which side is the bottleneck. Run:
 //!
 //! ```text
 //! cargo bench --bench rpc
@@ -169,16 +170,20 @@ fn interleaved(servers: &[Server], depth: usize) {
         PEERS.iter().zip(servers).map(|(name, server)| Peer::connect(name, server.addr, depth)).collect();
     let mut rates = vec![Vec::new(); peers.len()];
     let mut cpu = vec![Vec::new(); peers.len()];
+    let mut client_cpu = vec![Vec::new(); peers.len()];
+    let me = thread_id();
     for round in 0..rounds {
         for turn in 0..peers.len() {
             let i = (round + turn) % peers.len();
             let tid = servers[i].tid;
-            let before = thread_cpu(tid);
+            let (before, client_before) = (thread_cpu(tid), thread_cpu(me));
             let wall = peers[i].run(batches, depth);
             let used = thread_cpu(tid).saturating_sub(before);
+            let client_used = thread_cpu(me).saturating_sub(client_before);
             let done = (batches as usize * depth) as f64;
             rates[i].push(done / wall.as_secs_f64());
             cpu[i].push(used.as_secs_f64() * 1e9 / done);
+            client_cpu[i].push(client_used.as_secs_f64() * 1e9 / done);
         }
     }
     let stats: Vec<_> = rates.iter_mut().map(|r| median_min_max(r)).collect();
@@ -186,14 +191,17 @@ fn interleaved(servers: &[Server], depth: usize) {
         "\ninterleaved, {depth} in flight, {rounds} rounds x {} calls per peer (median [min, max]):",
         batches as usize * depth
     );
-    println!("  peer            calls/s (median [min, max])    server CPU/call   corio / peer");
+    println!(
+        "  peer            calls/s (median [min, max])    server CPU/call   client CPU/call   corio / peer"
+    );
     for (i, name) in PEERS.iter().enumerate() {
         let (median, min, max) = stats[i];
         let (cpu_median, _, _) = median_min_max(&mut cpu[i]);
+        let (client_median, _, _) = median_min_max(&mut client_cpu[i]);
         let cpu =
             if *name == "raw_tcp" { "(thread/conn)".to_string() } else { format!("{cpu_median:.0} ns") };
         println!(
-            "  {name:<8} {median:>12.0} [{min:>9.0}, {max:>9.0}] {cpu:>17}   {:>6.2}x",
+            "  {name:<8} {median:>12.0} [{min:>9.0}, {max:>9.0}] {cpu:>17} {client_median:>14.0} ns   {:>6.2}x",
             stats[0].0 / median
         );
     }
