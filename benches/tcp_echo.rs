@@ -333,9 +333,12 @@ fn echo(c: &mut Criterion) {
         group.finish();
     }
 
-    // criterion's --test/--list run each body once, its --quick briefly: the
-    // interleaved pass shrinks to match.
-    let quick = std::env::args().any(|arg| ["--test", "--list", "--quick"].contains(&arg.as_str()));
+    // criterion runs each body once when the binary lacks `--bench` (as under
+    // `cargo test --benches`, which CI runs) or has --test/--list, and briefly
+    // with --quick: the interleaved pass shrinks to match.
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| args.iter().any(|arg| arg == flag);
+    let quick = !has("--bench") || has("--test") || has("--list") || has("--quick");
     for connections in [50usize, 1000] {
         interleaved(&servers, connections, if quick { 1 } else { 11 }, if quick { 100 } else { 10_000 });
     }
