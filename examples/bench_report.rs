@@ -20,7 +20,9 @@
 //! `--splice FILE` replaces whatever lies between the lines
 //! `<!-- run-all:begin -->` and `<!-- run-all:end -->` in FILE; `--out FILE`
 //! writes the section alone; without either it goes to stdout. Each
-//! `--note` becomes a bullet above the tables.
+//! `--note` becomes a bullet above the tables; each `--append FILE` is
+//! copied, as markdown, after them (run-all.sh appends the real-server
+//! tables this way).
 //!
 //! Shortcut, labelled: "median across rounds" is the median of criterion's
 //! per-round medians; it does not pool the samples.
@@ -280,13 +282,14 @@ fn splice(doc: &str, section: &str) -> Result<String, String> {
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut rounds_dir = None;
-    let (mut out, mut splice_into, mut notes) = (None, None, Vec::new());
+    let (mut out, mut splice_into, mut notes, mut appended) = (None, None, Vec::new(), Vec::new());
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().unwrap_or_else(|| usage(&format!("{name} needs a value")));
         match arg.as_str() {
             "--out" => out = Some(value("--out")),
             "--splice" => splice_into = Some(value("--splice")),
             "--note" => notes.push(value("--note")),
+            "--append" => appended.push(value("--append")),
             "-h" | "--help" => usage(""),
             _ if rounds_dir.is_none() => rounds_dir = Some(arg),
             _ => usage(&format!("unexpected argument {arg}")),
@@ -294,7 +297,10 @@ fn main() {
     }
     let rounds_dir = rounds_dir.unwrap_or_else(|| usage("no rounds directory"));
     let groups = load(Path::new(&rounds_dir)).unwrap_or_else(|e| fail(&e));
-    let section = render(&groups, &notes);
+    let mut section = render(&groups, &notes);
+    for path in &appended {
+        section += &std::fs::read_to_string(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+    }
     if let Some(path) = &out {
         std::fs::write(path, &section).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
     }
@@ -309,7 +315,7 @@ fn main() {
 }
 
 fn usage(problem: &str) -> ! {
-    eprintln!("{problem}\nusage: bench_report ROUNDS_DIR [--note TEXT]... [--out FILE] [--splice FILE]");
+    eprintln!("{problem}\nusage: bench_report ROUNDS_DIR [--note TEXT]... [--append FILE]... [--out FILE] [--splice FILE]");
     std::process::exit(2)
 }
 
