@@ -35,7 +35,7 @@
 # Usage: benches/run-all.sh [--quick] [--rounds N]
 #   --rounds N  rounds of the criterion suites and of real_servers.sh
 #               (default 3; 1 with --quick)
-#   --quick     a smoke test of the whole pipeline (about 3 minutes here,
+#   --quick     a smoke test of the whole pipeline (3 to 4 minutes here,
 #               most of it criterion drawing plots): criterion's --quick
 #               mode (a fraction of a second per function), small sizes,
 #               short client runs. Its numbers mean nothing; the report goes
@@ -94,12 +94,13 @@ command -v taskset >/dev/null && pin=(taskset -c 1)
 # A step is "name|criterion round or -|guessed seconds|command". The guesses
 # only seed the time-left estimate until a measured duration exists.
 steps=()
-# criterion's plots (the HTML report) cost about as much as the measuring
-# itself, so only the last round draws them: the HTML report shows that round.
 # plot_guess ROUND SECONDS: the guessed extra time of the plotted round.
 plot_guess() {
     if [ "$1" = "$rounds" ]; then echo "$2"; else echo 0; fi
 }
+# criterion_flags ROUND: the arguments for criterion. Its plots (the HTML
+# report) cost about as much as the measuring itself, so only the last round
+# draws them: the HTML report shows that round.
 criterion_flags() {
     local flags=()
     [ "$quick" = 1 ] && flags+=(--quick)
