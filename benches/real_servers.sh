@@ -13,7 +13,12 @@
 # min and max, and the ratios corio/redis-server and corio/tokio; then the
 # server's CPU time per request (from /proc/PID/task/*/schedstat), which
 # measures the server alone: throughput also measures the client and
-# whatever else the machine is doing.
+# whatever else the machine is doing. Last, the load generator's own CPU
+# time (user + system, from bash's `time`, which reads the rusage of the
+# waited-for client): its utilisation (CPU time over wall time; 100% = one
+# whole CPU) and CPU per request. redis-benchmark and wrk -t1 each do their
+# work on one thread, so a client near 100% is the bottleneck, whatever the
+# server could do.
 #
 # Usage: benches/real_servers.sh [--quick] [--rounds N]
 #   --quick     2 rounds, 20k requests per redis-benchmark test, wrk for 2 s
@@ -171,24 +176,50 @@ record_cpu() {
     echo "$1 $2 $(awk -v u="$used" -v r="$4" 'BEGIN { printf "%.1f", u / r }')" >>"$results"
 }
 
+# timed CMD...: runs the client CMD with its output in $work/client.out and
+# sets client_wall and client_secs (user + system), in seconds. bash's `time`
+# reports the rusage of the children it waited for, which includes the
+# client under timeout and taskset.
+client_wall=0
+client_secs=0
+timed() {
+    local user sys
+    { time "$@" >"$work/client.out" 2>&3; } 3>&2 2>"$work/client.time"
+    read -r client_wall user sys <"$work/client.time"
+    client_secs=$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')
+}
+
+# record_client SERVER TEST REQUESTS: the last timed client's utilisation (%
+# of one CPU) and CPU ns per request.
+record_client() {
+    echo "$1 client_util_$2 $(awk -v c="$client_secs" -v w="$client_wall" 'BEGIN { printf "%.1f", 100 * c / w }')" >>"$results"
+    echo "$1 client_ns_$2 $(awk -v c="$client_secs" -v r="$3" 'BEGIN { printf "%.1f", c * 1e9 / r }')" >>"$results"
+}
+TIMEFORMAT='%3R %3U %3S'
+
 run_redis_benchmark() {
     local name=$1 pipeline csv before
     for pipeline in 1 16; do
         before=$(server_cpu_ns)
-        csv=$(timeout 300 taskset -c "$client_cpu" redis-benchmark -h 127.0.0.1 -p "$server_port" \
-            -n "$requests" -c 50 -t set,get -P "$pipeline" --csv)
+        timed timeout 300 taskset -c "$client_cpu" redis-benchmark -h 127.0.0.1 -p "$server_port" \
+            -n "$requests" -c 50 -t set,get -P "$pipeline" --csv
+        csv=$(cat "$work/client.out")
         record_cpu "$name" "cpu_P$pipeline" "$before" $((2 * requests))
+        record_client "$name" "P$pipeline" $((2 * requests))
         record "$name" "SET_P$pipeline" "$(awk -F'"' '$2 == "SET" { print $4 }' <<<"$csv")"
         record "$name" "GET_P$pipeline" "$(awk -F'"' '$2 == "GET" { print $4 }' <<<"$csv")"
     done
 }
 
 run_wrk() {
-    local name=$1 out before
+    local name=$1 out before count
     before=$(server_cpu_ns)
-    out=$(timeout $((wrk_secs + 60)) taskset -c "$client_cpu" wrk -t1 -c50 -d"${wrk_secs}s" \
-        "http://127.0.0.1:$server_port/")
-    record_cpu "$name" "cpu_wrk" "$before" "$(awk '/ requests in / { print $1 }' <<<"$out")"
+    timed timeout $((wrk_secs + 60)) taskset -c "$client_cpu" wrk -t1 -c50 -d"${wrk_secs}s" \
+        "http://127.0.0.1:$server_port/"
+    out=$(cat "$work/client.out")
+    count=$(awk '/ requests in / { print $1 }' <<<"$out")
+    record_cpu "$name" "cpu_wrk" "$before" "$count"
+    record_client "$name" wrk "$count"
     record "$name" "wrk_GET_/" "$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
 }
 
@@ -260,4 +291,20 @@ awk '
         }
         t = "cpu_wrk"
         printf fmt, "wrk GET /", cpu("http_server", t), "-", cpu("http_server_tokio", t), "-", ratio("http_server_tokio", "http_server", t)
+        print ""
+        print "load generator (client) CPU, by the server it drove: utilisation in % of one CPU, and CPU ns per request;"
+        print "median (min-max). A client near 100% was the bottleneck: the requests/s above are its limit"
+        print ""
+        fmt = "| %-18s | %-20s | %-20s | %-20s |\n"
+        printf fmt, "test", "corio", "redis-server", "tokio"
+        printf "|%s|%s|%s|%s|\n", "--------------------", "----------------------", "----------------------", "----------------------"
+        n = split("P1 P16", tests, " ")
+        for (i = 1; i <= n; i++) {
+            t = "client_util_" tests[i]
+            printf fmt, "SET+GET " tests[i] " util %", cpu("resp_server", t), cpu("redis-server", t), cpu("resp_server_tokio", t)
+            t = "client_ns_" tests[i]
+            printf fmt, "SET+GET " tests[i] " ns/req", cpu("resp_server", t), cpu("redis-server", t), cpu("resp_server_tokio", t)
+        }
+        printf fmt, "wrk GET / util %", cpu("http_server", "client_util_wrk"), "-", cpu("http_server_tokio", "client_util_wrk")
+        printf fmt, "wrk GET / ns/req", cpu("http_server", "client_ns_wrk"), "-", cpu("http_server_tokio", "client_ns_wrk")
     }' "$summary"

@@ -13,6 +13,14 @@
 //!   `WouldBlock` and write back: no futures, no wakers, no tasks. It is the
 //!   floor: what a runtime costs is the distance from it.
 //!
+//! After criterion, an *interleaved* pass runs the servers in turns, round
+//! by round, and prints for each the median round trips/s, the server
+//! thread's CPU time per round trip, and the load generator's own CPU time
+//! per round trip and utilisation (its CPU time over wall time). The load
+//! generator is one thread too: when it is busy about all of the time and
+//! busier than the server, it, not the server, sets the pace, and the row
+//! says "client-bound".
+//!
 //! ```text
 //! cargo bench --bench tcp_echo
 //! cargo bench --bench tcp_echo -- --test      # each benchmark once, as a smoke test
@@ -92,6 +100,35 @@ fn thread_cpu(tid: i32) -> Duration {
         .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
         .unwrap_or(0);
     Duration::from_nanos(nanos)
+}
+
+/// CPU time used so far by the calling thread, read precisely from the
+/// kernel (`CLOCK_THREAD_CPUTIME_ID`; schedstat lags by up to a scheduler
+/// tick for a thread that is running while it reads it). Zero off Linux.
+fn own_cpu() -> Duration {
+    #[cfg(target_os = "linux")]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    }
+    #[cfg(not(target_os = "linux"))]
+    Duration::ZERO
+}
+
+/// A thread counts as saturated at this share of one CPU: the rest is
+/// interrupts, scheduling, and the reading's own granularity.
+const SATURATED: f64 = 0.9;
+
+/// Names the side that sets the pace, from each side's median CPU
+/// utilisation (CPU time over wall time, 1.0 = one whole CPU).
+fn verdict(server_util: f64, client_util: f64) -> &'static str {
+    if client_util >= SATURATED && client_util > server_util {
+        "client-bound"
+    } else if server_util >= SATURATED && server_util > client_util {
+        "server-bound"
+    } else {
+        "neither saturated"
+    }
 }
 
 fn corio_server(ready: mpsc::Sender<SocketAddr>) {
@@ -296,7 +333,12 @@ fn echo(c: &mut Criterion) {
         group.finish();
     }
 
-    let quick = std::env::args().any(|arg| arg == "--test" || arg == "--list");
+    // criterion runs each body once when the binary lacks `--bench` (as under
+    // `cargo test --benches`, which CI runs) or has --test/--list, and briefly
+    // with --quick: the interleaved pass shrinks to match.
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| args.iter().any(|arg| arg == flag);
+    let quick = !has("--bench") || has("--test") || has("--list") || has("--quick");
     for connections in [50usize, 1000] {
         interleaved(&servers, connections, if quick { 1 } else { 11 }, if quick { 100 } else { 10_000 });
     }
@@ -304,42 +346,59 @@ fn echo(c: &mut Criterion) {
 
 /// The same load again, servers taking turns round by round, so a burst of
 /// load from elsewhere on a shared machine hits all three alike. Prints the
-/// median throughput and the median server CPU time per round trip (which
-/// other processes disturb less than wall time).
+/// median throughput, the median server and client CPU time per round trip
+/// (which other processes disturb less than wall time), each side's CPU
+/// utilisation, and which side, if any, was saturated.
 fn interleaved(servers: &[Server], connections: usize, rounds: usize, round_trips: u64) {
     let mut clients: Vec<Client> = servers.iter().map(|s| Client::connect(s.addr, connections)).collect();
-    let mut rates = vec![Vec::new(); servers.len()];
-    let mut cpu_per_rt = vec![Vec::new(); servers.len()];
+    let n = servers.len();
+    let (mut rates, mut server_cpu, mut client_cpu) =
+        (vec![Vec::new(); n], vec![Vec::new(); n], vec![Vec::new(); n]);
+    let (mut server_util, mut client_util) = (vec![Vec::new(); n], vec![Vec::new(); n]);
     for round in 0..rounds {
-        for turn in 0..servers.len() {
-            let i = (round + turn) % servers.len();
-            let cpu_before = thread_cpu(servers[i].tid);
-            let wall = clients[i].run(round_trips);
-            let cpu = thread_cpu(servers[i].tid) - cpu_before;
-            rates[i].push(round_trips as f64 / wall.as_secs_f64());
-            cpu_per_rt[i].push(cpu.as_secs_f64() * 1e6 / round_trips as f64);
+        for turn in 0..n {
+            let i = (round + turn) % n;
+            let (server_before, client_before) = (thread_cpu(servers[i].tid), own_cpu());
+            let wall = clients[i].run(round_trips).as_secs_f64();
+            let client = (own_cpu() - client_before).as_secs_f64();
+            // The server reads exactly once it sleeps in epoll_wait again,
+            // which it does as soon as it has sent the last reply.
+            let server = (thread_cpu(servers[i].tid) - server_before).as_secs_f64();
+            rates[i].push(round_trips as f64 / wall);
+            server_cpu[i].push(server * 1e6 / round_trips as f64);
+            client_cpu[i].push(client * 1e6 / round_trips as f64);
+            server_util[i].push(server / wall);
+            client_util[i].push(client / wall);
         }
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let rates: Vec<f64> = rates.iter_mut().map(median).collect();
-    let cpu: Vec<f64> = cpu_per_rt.iter_mut().map(median).collect();
+    let [rates, server_cpu, client_cpu, server_util, client_util] =
+        [rates, server_cpu, client_cpu, server_util, client_util]
+            .map(|mut per_server| per_server.iter_mut().map(median).collect::<Vec<f64>>());
     let by_name = |name: &str| servers.iter().position(|s| s.name == name).unwrap();
     let (mio, tokio) = (by_name("mio"), by_name("tokio"));
     println!(
-        "\ninterleaved, {connections} connections, {rounds} rounds x {round_trips} round trips (medians):"
+        "\ninterleaved, {connections} connections, {rounds} rounds x {round_trips} round trips (medians; \
+         CPU per round trip and utilisation = CPU time / wall time, server and client):"
     );
-    println!("  server   round trips/s   server CPU/round trip   vs mio   vs tokio");
+    println!(
+        "  server   round trips/s   server CPU/rt   client CPU/rt   server util   client util   vs mio   vs tokio   verdict"
+    );
     for (i, server) in servers.iter().enumerate() {
         println!(
-            "  {:<6} {:>15.0} {:>20.2} µs {:>8.2}x {:>9.2}x",
+            "  {:<6} {:>15.0} {:>12.2} µs {:>12.2} µs {:>12.0}% {:>12.0}% {:>7.2}x {:>9.2}x   {}",
             server.name,
             rates[i],
-            cpu[i],
+            server_cpu[i],
+            client_cpu[i],
+            server_util[i] * 100.0,
+            client_util[i] * 100.0,
             rates[i] / rates[mio],
-            rates[i] / rates[tokio]
+            rates[i] / rates[tokio],
+            verdict(server_util[i], client_util[i]),
         );
     }
 }
