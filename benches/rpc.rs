@@ -39,7 +39,7 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{median_min_max, pin_to, thread_cpu, thread_id, CLIENT_CPU, SERVER_CPU};
+use common::{median_min_max, own_cpu, pin_to, thread_cpu, thread_id, CLIENT_CPU, SERVER_CPU};
 use corio::frame::{self, Decoder, FrameRef, ReadBuffer};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -171,15 +171,14 @@ fn interleaved(servers: &[Server], depth: usize) {
     let mut rates = vec![Vec::new(); peers.len()];
     let mut cpu = vec![Vec::new(); peers.len()];
     let mut client_cpu = vec![Vec::new(); peers.len()];
-    let me = thread_id();
     for round in 0..rounds {
         for turn in 0..peers.len() {
             let i = (round + turn) % peers.len();
             let tid = servers[i].tid;
-            let (before, client_before) = (thread_cpu(tid), thread_cpu(me));
+            let (before, client_before) = (thread_cpu(tid), own_cpu());
             let wall = peers[i].run(batches, depth);
             let used = thread_cpu(tid).saturating_sub(before);
-            let client_used = thread_cpu(me).saturating_sub(client_before);
+            let client_used = own_cpu().saturating_sub(client_before);
             let done = (batches as usize * depth) as f64;
             rates[i].push(done / wall.as_secs_f64());
             cpu[i].push(used.as_secs_f64() * 1e9 / done);

@@ -33,28 +33,15 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{own_cpu, pin_to, thread_cpu, thread_id, CLIENT_CPU, SERVER_CPU};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mio::net::{TcpListener as MioListener, TcpStream as MioStream};
 use mio::{Events, Interest, Poll, Token};
 
 const MESSAGE: usize = 64;
-const SERVER_CPU: usize = 0;
-const CLIENT_CPU: usize = 1;
-
-/// Pins the calling thread to one CPU, if the machine has it (Linux only).
-fn pin_to(cpu: usize) {
-    #[cfg(target_os = "linux")]
-    {
-        let mut set = rustix::thread::CpuSet::new();
-        set.set(cpu);
-        if let Err(error) = rustix::thread::sched_setaffinity(None, &set) {
-            eprintln!("could not pin to CPU {cpu}: {error}; results will be noisier");
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = cpu;
-}
-
 fn localhost() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
@@ -82,37 +69,6 @@ fn start_server(name: &'static str, serve: Serve) -> Server {
     });
     let tid = tid_rx.recv().unwrap();
     Server { name, addr: rx.recv().expect("server started"), tid }
-}
-
-fn thread_id() -> i32 {
-    #[cfg(target_os = "linux")]
-    return rustix::thread::gettid().as_raw_nonzero().get();
-    #[cfg(not(target_os = "linux"))]
-    0
-}
-
-/// CPU time used so far by thread `tid` of this process (Linux: the first
-/// field of its `schedstat`, in nanoseconds; zero elsewhere).
-fn thread_cpu(tid: i32) -> Duration {
-    let path = format!("/proc/self/task/{tid}/schedstat");
-    let nanos = std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
-        .unwrap_or(0);
-    Duration::from_nanos(nanos)
-}
-
-/// CPU time used so far by the calling thread, read precisely from the
-/// kernel (`CLOCK_THREAD_CPUTIME_ID`; schedstat lags by up to a scheduler
-/// tick for a thread that is running while it reads it). Zero off Linux.
-fn own_cpu() -> Duration {
-    #[cfg(target_os = "linux")]
-    {
-        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-    }
-    #[cfg(not(target_os = "linux"))]
-    Duration::ZERO
 }
 
 /// A thread counts as saturated at this share of one CPU: the rest is
@@ -333,12 +289,7 @@ fn echo(c: &mut Criterion) {
         group.finish();
     }
 
-    // criterion runs each body once when the binary lacks `--bench` (as under
-    // `cargo test --benches`, which CI runs) or has --test/--list, and briefly
-    // with --quick: the interleaved pass shrinks to match.
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| args.iter().any(|arg| arg == flag);
-    let quick = !has("--bench") || has("--test") || has("--list") || has("--quick");
+    let quick = common::quick();
     for connections in [50usize, 1000] {
         interleaved(&servers, connections, if quick { 1 } else { 11 }, if quick { 100 } else { 10_000 });
     }

@@ -52,8 +52,25 @@ pub fn median_min_max(values: &mut [f64]) -> (f64, f64, f64) {
     (values[values.len() / 2], values[0], values[values.len() - 1])
 }
 
-/// Whether criterion runs in its smoke-test mode (`cargo test --benches`,
-/// `-- --test`) or only lists benchmarks: then extra passes run tiny.
+/// CPU time used so far by the calling thread, read precisely from the
+/// kernel (`CLOCK_THREAD_CPUTIME_ID`; schedstat lags by up to a scheduler
+/// tick for a thread that is running while it reads it). Zero off Linux.
+pub fn own_cpu() -> Duration {
+    #[cfg(target_os = "linux")]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    }
+    #[cfg(not(target_os = "linux"))]
+    Duration::ZERO
+}
+
+/// Whether the extra (interleaved) passes should run tiny: criterion runs
+/// each body once when the binary lacks `--bench` (as under `cargo test
+/// --benches`, which CI runs) or has `--test`/`--list`, and briefly with
+/// `--quick`.
 pub fn quick() -> bool {
-    std::env::args().any(|arg| arg == "--test" || arg == "--list")
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| args.iter().any(|arg| arg == flag);
+    !has("--bench") || has("--test") || has("--list") || has("--quick")
 }
