@@ -2,7 +2,7 @@
 //! beside the same protocol on tokio, and beside raw TCP echo.
 //!
 //! Each group sends 64-byte payloads with `depth` calls in flight (1, then
-//! 128) and reports calls per second. Three functions per group:
+//! 128) and reports calls per second. Four functions per group:
 //!
 //! - `corio`: `corio::rpc::Client` and `Server` (a task per call on the
 //!   client, a task per request on the server).
@@ -11,13 +11,18 @@
 //!   writer task, a reader task filling the pending calls), written on
 //!   tokio's current-thread runtime with a `LocalSet`. About 100 lines:
 //!   no timeouts, no cancel frames, no limits.
+//! - `corio_spin`: corio again, both runtimes built with
+//!   `Builder::spin_before_park(250 µs)`: they poll for events before
+//!   sleeping, trading a busy CPU for the cost of a thread wake-up. Not
+//!   like for like with tokio (which has no such mode): it shows what the
+//!   wake-ups cost on the machine at hand.
 //! - `raw_tcp`: no RPC at all: the client writes `depth` request frames'
 //!   bytes in one `write` and reads the same number of bytes back from a
 //!   blocking echo thread. The floor: syscalls and loopback only.
 //!
 //! Servers run on their own thread pinned to CPU 0 (one runtime each), the
 //! clients on the bench thread pinned to CPU 1. After criterion's groups an
-//! interleaved pass runs the three in turn, round after round (so a burst
+//! interleaved pass runs the four in turn, round after round (so a burst
 //! of load from elsewhere hits all alike), and prints median calls/s with
 //! min/max, the ratios, and the CPU time per call of the server's thread
 //! and of the client (the bench thread), which other processes disturb
@@ -78,8 +83,8 @@ enum Peer {
 impl Peer {
     fn connect(name: &str, addr: SocketAddr, depth: usize) -> Peer {
         match name {
-            "corio" => {
-                let runtime = corio::Runtime::new().unwrap();
+            "corio" | "corio_spin" => {
+                let runtime = corio_runtime(name == "corio_spin");
                 let client = runtime.block_on(corio::rpc::Client::connect(addr)).unwrap();
                 Peer::Corio(runtime, client)
             }
@@ -131,11 +136,23 @@ impl Peer {
     }
 }
 
-const PEERS: [&str; 3] = ["corio", "tokio", "raw_tcp"];
+const PEERS: [&str; 4] = ["corio", "tokio", "raw_tcp", "corio_spin"];
+
+/// How long `corio_spin`'s runtimes (client and server) poll for events
+/// before sleeping: longer than the gap between two batches at depth 128
+/// (about 100 µs here), so neither side sleeps while calls are flowing.
+const SPIN: Duration = Duration::from_micros(250);
+
+/// A corio runtime, with or without `Builder::spin_before_park`.
+fn corio_runtime(spin: bool) -> corio::Runtime {
+    let spin = if spin { SPIN } else { Duration::ZERO };
+    corio::Runtime::builder().spin_before_park(spin).build().unwrap()
+}
 
 fn bench_rpc(c: &mut Criterion) {
     pin_to(CLIENT_CPU);
-    let servers = [start(corio_server), start(tokio_server), start(raw_echo_server)];
+    let servers =
+        [start(corio_server), start(tokio_server), start(raw_echo_server), start(corio_spin_server)];
 
     for depth in [1usize, 128] {
         let mut group = c.benchmark_group(format!("rpc_depth_{depth}"));
@@ -155,7 +172,7 @@ fn bench_rpc(c: &mut Criterion) {
     }
 }
 
-/// The three peers in turn, `rounds` times, each round `calls` calls: the
+/// The peers in turn, `rounds` times, each round `calls` calls: the
 /// numbers `docs/BENCHMARKS.md` quotes.
 fn interleaved(servers: &[Server], depth: usize) {
     // Depth 1 is one loopback round trip per call (~100 µs between pinned
@@ -239,7 +256,15 @@ async fn tokio_round(client: &Rc<TokioClient>, depth: usize) {
 }
 
 fn corio_server(ready: mpsc::Sender<SocketAddr>) {
-    corio::block_on(async move {
+    serve_corio(ready, false)
+}
+
+fn corio_spin_server(ready: mpsc::Sender<SocketAddr>) {
+    serve_corio(ready, true)
+}
+
+fn serve_corio(ready: mpsc::Sender<SocketAddr>, spin: bool) {
+    corio_runtime(spin).block_on(async move {
         let listener = corio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         ready.send(listener.local_addr().unwrap()).unwrap();
         corio::rpc::Server::new()
