@@ -425,6 +425,10 @@ fn facade_names_resolve() {
     is_writer::<OwnedWriteHalf>();
     is_writer::<WriteHalf<'static>>();
     is_writer::<UnixStream>();
+    is_reader::<corio::net::unix::OwnedReadHalf>();
+    is_reader::<corio::net::unix::ReadHalf<'static>>();
+    is_writer::<corio::net::unix::OwnedWriteHalf>();
+    is_writer::<corio::net::unix::WriteHalf<'static>>();
 }
 
 /// A read abandoned by a timeout leaves the stream usable: the next read

@@ -138,6 +138,82 @@ fn unix_stream_pair_carries_a_large_transfer() {
 }
 
 #[test]
+fn unix_stream_owned_halves_work_in_two_tasks_and_the_write_half_closes_on_drop() {
+    corio::block_on(async {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let (mut reader, mut writer) = a.into_split();
+        // Echo what `b` sends, reading in one task and writing in another.
+        let (tx, mut rx) = corio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+        let read_task = corio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            loop {
+                let n = reader.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return reader;
+                }
+                tx.send(buf[..n].to_vec()).unwrap();
+            }
+        });
+        let write_task = corio::spawn(async move {
+            while let Some(bytes) = rx.recv().await {
+                writer.write_all(&bytes).await.unwrap();
+            }
+            writer // dropped by the caller: shuts down the write side
+        });
+        b.write_all(b"through two tasks").await.unwrap();
+        let mut back = [0u8; 17];
+        b.read_exact(&mut back).await.unwrap();
+        assert_eq!(&back, b"through two tasks");
+        b.shutdown(std::net::Shutdown::Write).unwrap();
+        let reader = read_task.await.unwrap();
+        let writer = write_task.await.unwrap();
+        drop(writer);
+        drop(reader);
+        let mut rest = Vec::new();
+        b.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "the peer sees end of stream once the write half is dropped");
+    });
+}
+
+#[test]
+fn unix_stream_halves_reunite_and_borrowed_halves_join() {
+    corio::block_on(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (c, d) = UnixStream::pair().unwrap();
+        let (a_read, a_write) = a.into_split();
+        let (c_read, c_write) = c.into_split();
+        let error = a_read.reunite(c_write).unwrap_err();
+        assert!(error.to_string().contains("different Unix streams"), "{error}");
+        let corio::net::unix::ReuniteError(a_read, c_write) = error;
+        let mut a = a_read.reunite(a_write).unwrap();
+        let _c = c_read.reunite(c_write).unwrap();
+
+        // Borrowed halves: write and read at once within one task.
+        let mut b = b;
+        let payload = vec![9u8; 256 * 1024];
+        let (mut read_half, mut write_half) = a.split();
+        let ((), received, ()) = corio::join!(
+            async {
+                write_half.write_all(&payload).await.unwrap();
+                // b echoes back below; nothing more to send.
+            },
+            async {
+                let mut got = vec![0u8; payload.len()];
+                read_half.read_exact(&mut got).await.unwrap();
+                got
+            },
+            async {
+                let mut buf = vec![0u8; payload.len()];
+                b.read_exact(&mut buf).await.unwrap();
+                b.write_all(&buf).await.unwrap();
+            }
+        );
+        assert!(received == payload);
+        drop(d);
+    });
+}
+
+#[test]
 fn unix_datagram_round_trip() {
     let server_path = TempPath::new("dgram-server");
     let client_path = TempPath::new("dgram-client");

@@ -74,6 +74,7 @@ pub mod net;
 pub mod rpc;
 
 mod accept;
+mod split;
 mod stream;
 mod tcp;
 mod udp;

@@ -7,7 +7,10 @@
 //!
 //! * `tcp/`: [`TcpListener`], [`TcpStream`] and its halves.
 //! * `udp.rs`: [`UdpSocket`].
-//! * `unix.rs`: [`UnixListener`], [`UnixStream`], [`UnixDatagram`].
+//! * `unix.rs`: [`UnixListener`], [`UnixStream`] and its halves ([`unix`]),
+//!   [`UnixDatagram`].
+//! * `split.rs`: the read and write halves, written once for both stream
+//!   types.
 //!
 //! Errors are `std::io::Error` straight from the OS: a reset peer is
 //! `ConnectionReset`, nothing listening is `ConnectionRefused`, and a peer
@@ -20,3 +23,10 @@ pub use crate::tcp::{
 pub use crate::udp::UdpSocket;
 #[cfg(unix)]
 pub use crate::unix::{UnixDatagram, UnixListener, UnixStream};
+
+/// The halves of a split [`UnixStream`], from [`UnixStream::split`] and
+/// [`UnixStream::into_split`]. (TCP's are at the top of this module.)
+#[cfg(unix)]
+pub mod unix {
+    pub use crate::unix::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
+}

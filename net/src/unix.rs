@@ -92,12 +92,20 @@ impl UnixListener {
     }
 }
 
+/// The halves of a [`UnixStream`] (the same code as TCP's, from `split.rs`).
+pub(crate) mod split {
+    use std::os::unix::net::SocketAddr;
+
+    use super::UnixStream;
+
+    crate::split::stream_halves!(UnixStream, SocketAddr, "Unix");
+}
+
 /// A connected Unix stream socket.
 ///
 /// `UnixStream` and `&UnixStream` implement [`AsyncRead`] and [`AsyncWrite`].
-/// To read in one task and write in another, share it as an
-/// `Rc<UnixStream>` and use `&*stream` on each side (one reader and one
-/// writer at a time, as for TCP).
+/// To read in one task and write in another, [`into_split`](UnixStream::into_split)
+/// it (the halves are in [`crate::net::unix`]), as for TCP.
 pub struct UnixStream {
     io: IoSource<mio::net::UnixStream>,
 }
@@ -162,6 +170,38 @@ impl UnixStream {
     /// The error of `shutdown(2)`.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.get_ref().shutdown(how)
+    }
+
+    /// Borrows a read half and a write half, to read and write concurrently
+    /// within one task (say, with a `join`).
+    pub fn split(&mut self) -> (split::ReadHalf<'_>, split::WriteHalf<'_>) {
+        split::split(self)
+    }
+
+    /// Splits into owned halves that can move into two tasks.
+    /// [`OwnedReadHalf::reunite`](split::OwnedReadHalf::reunite) puts them
+    /// back together; dropping the write half shuts down the write side.
+    pub fn into_split(self) -> (split::OwnedReadHalf, split::OwnedWriteHalf) {
+        split::into_split(self)
+    }
+
+    /// Polls for one read into `buf` through a shared reference.
+    pub fn poll_read_ref(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        stream::poll_read(&self.io, cx, buf)
+    }
+
+    /// Polls for one write of `buf` through a shared reference.
+    pub fn poll_write_ref(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        stream::poll_write(&self.io, cx, buf)
+    }
+
+    /// Polls for one vectored write through a shared reference.
+    pub fn poll_write_vectored_ref(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        stream::poll_write_vectored(&self.io, cx, bufs)
     }
 }
 

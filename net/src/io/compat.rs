@@ -57,10 +57,11 @@ futures_write!(TcpStream, &TcpStream, WriteHalf<'_>, OwnedWriteHalf);
 #[cfg(unix)]
 mod unix {
     use super::*;
+    use crate::net::unix::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
     use crate::net::UnixStream;
 
-    futures_read!(UnixStream, &UnixStream);
-    futures_write!(UnixStream, &UnixStream);
+    futures_read!(UnixStream, &UnixStream, ReadHalf<'_>, OwnedReadHalf);
+    futures_write!(UnixStream, &UnixStream, WriteHalf<'_>, OwnedWriteHalf);
 }
 
 impl<R: AsyncRead + Unpin> futures_io::AsyncRead for BufReader<R> {
