@@ -44,7 +44,7 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{median_min_max, own_cpu, pin_to, thread_cpu, thread_id, CLIENT_CPU, SERVER_CPU};
+use common::{median_min_max, own_cpu, pin_to, thread_cpu, CLIENT_CPU, SERVER_CPU};
 use corio::frame::{self, Decoder, FrameRef, ReadBuffer};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -59,18 +59,10 @@ struct Server {
     tid: i32,
 }
 
-/// Runs `serve` on a new thread pinned to the server CPU; `serve` reports
-/// its address once it listens.
+/// Runs `serve` on its own thread pinned to the server CPU.
 fn start(serve: impl FnOnce(mpsc::Sender<SocketAddr>) + Send + 'static) -> Server {
-    let (tx, rx) = mpsc::channel();
-    let (tid_tx, tid_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        pin_to(SERVER_CPU);
-        tid_tx.send(thread_id()).unwrap();
-        serve(tx);
-    });
-    let tid = tid_rx.recv().unwrap();
-    Server { addr: rx.recv().expect("server started"), tid }
+    let (addr, tid) = common::start_pinned_server(serve);
+    Server { addr, tid }
 }
 
 /// One peer's client, connected: runs `calls` calls, `depth` at a time.

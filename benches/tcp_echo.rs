@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{own_cpu, pin_to, thread_cpu, thread_id, CLIENT_CPU, SERVER_CPU};
+use common::{own_cpu, pin_to, thread_cpu, CLIENT_CPU};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mio::net::{TcpListener as MioListener, TcpStream as MioStream};
 use mio::{Events, Interest, Poll, Token};
@@ -60,15 +60,8 @@ struct Server {
 /// Starts a server on its own pinned thread. The thread serves until the
 /// process exits.
 fn start_server(name: &'static str, serve: Serve) -> Server {
-    let (tx, rx) = mpsc::channel();
-    let (tid_tx, tid_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        pin_to(SERVER_CPU);
-        tid_tx.send(thread_id()).unwrap();
-        serve(tx);
-    });
-    let tid = tid_rx.recv().unwrap();
-    Server { name, addr: rx.recv().expect("server started"), tid }
+    let (addr, tid) = common::start_pinned_server(serve);
+    Server { name, addr, tid }
 }
 
 /// A thread counts as saturated at this share of one CPU: the rest is

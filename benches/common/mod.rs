@@ -6,12 +6,31 @@
 
 #![allow(dead_code)] // each bench uses a different subset
 
+use std::net::SocketAddr;
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// The CPU server threads are pinned to.
 pub const SERVER_CPU: usize = 0;
 /// The CPU the load generator (the bench thread) is pinned to.
 pub const CLIENT_CPU: usize = 1;
+
+/// Runs `serve` on a new thread pinned to [`SERVER_CPU`], until the process
+/// exits; `serve` binds, sends its address and serves. Returns that address
+/// and the thread's kernel id (for [`thread_cpu`]).
+pub fn start_pinned_server(
+    serve: impl FnOnce(mpsc::Sender<SocketAddr>) + Send + 'static,
+) -> (SocketAddr, i32) {
+    let (tx, rx) = mpsc::channel();
+    let (tid_tx, tid_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        pin_to(SERVER_CPU);
+        tid_tx.send(thread_id()).unwrap();
+        serve(tx);
+    });
+    let tid = tid_rx.recv().unwrap();
+    (rx.recv().expect("server started"), tid)
+}
 
 /// Pins the calling thread to one CPU, if the machine has it (Linux only).
 pub fn pin_to(cpu: usize) {

@@ -18,6 +18,58 @@
 //! `unix.rs`. The stream type must have `poll_read_ref`, `poll_write_ref`,
 //! `poll_write_vectored_ref`, `shutdown`, `peer_addr` and `local_addr`.
 
+/// `AsyncRead` for a read half type that has a `stream()` method.
+macro_rules! read_half {
+    ($half:ty) => {
+        impl $crate::io::AsyncRead for $half {
+            fn poll_read(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                self.stream().poll_read_ref(cx, buf)
+            }
+        }
+    };
+}
+
+/// `AsyncWrite` for a write half type that has a `stream()` method.
+macro_rules! write_half {
+    ($half:ty) => {
+        impl $crate::io::AsyncWrite for $half {
+            fn poll_write(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &[u8],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                self.stream().poll_write_ref(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                bufs: &[::std::io::IoSlice<'_>],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                self.stream().poll_write_vectored_ref(cx, bufs)
+            }
+
+            fn poll_flush(
+                self: ::std::pin::Pin<&mut Self>,
+                _cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                ::std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(
+                self: ::std::pin::Pin<&mut Self>,
+                _cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                ::std::task::Poll::Ready(self.stream().shutdown(::std::net::Shutdown::Write))
+            }
+        }
+    };
+}
+
 /// Defines `ReadHalf`, `WriteHalf`, `OwnedReadHalf`, `OwnedWriteHalf`,
 /// `ReuniteError` and the `split` / `into_split` functions for `$stream`,
 /// whose addresses are `$addr`; `$what` names it in messages ("TCP").
@@ -25,13 +77,9 @@ macro_rules! stream_halves {
     ($stream:ident, $addr:ty, $what:literal) => {
         use std::error::Error;
         use std::fmt;
-        use std::io::{self, IoSlice};
+        use std::io;
         use std::net::Shutdown;
-        use std::pin::Pin;
         use std::rc::Rc;
-        use std::task::{Context, Poll};
-
-        use $crate::io::{AsyncRead, AsyncWrite};
 
         #[doc = concat!("The reading half of a [`", stringify!($stream), "`], from [`", stringify!($stream), "::split`].")]
         #[derive(Debug)]
@@ -169,63 +217,12 @@ macro_rules! stream_halves {
             }
         }
 
-        impl AsyncRead for ReadHalf<'_> {
-            fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-                self.stream().poll_read_ref(cx, buf)
-            }
-        }
-
-        impl AsyncRead for OwnedReadHalf {
-            fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-                self.stream().poll_read_ref(cx, buf)
-            }
-        }
-
-        // Writing: every write half forwards to the stream; shutdown shuts down the
-        // write side.
-        impl AsyncWrite for WriteHalf<'_> {
-            fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-                self.stream().poll_write_ref(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                self.stream().poll_write_vectored_ref(cx, bufs)
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(self.stream().shutdown(Shutdown::Write))
-            }
-        }
-
-        impl AsyncWrite for OwnedWriteHalf {
-            fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-                self.stream().poll_write_ref(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                self.stream().poll_write_vectored_ref(cx, bufs)
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(self.stream().shutdown(Shutdown::Write))
-            }
-        }
+        // Every half forwards to the stream; shutting down a write half
+        // shuts down the stream's write side.
+        $crate::split::read_half!(ReadHalf<'_>);
+        $crate::split::read_half!(OwnedReadHalf);
+        $crate::split::write_half!(WriteHalf<'_>);
+        $crate::split::write_half!(OwnedWriteHalf);
 
         impl AsRef<$stream> for ReadHalf<'_> {
             fn as_ref(&self) -> &$stream {
@@ -253,4 +250,4 @@ macro_rules! stream_halves {
     };
 }
 
-pub(crate) use stream_halves;
+pub(crate) use {read_half, stream_halves, write_half};
