@@ -18,6 +18,7 @@
 //!   closed; other connections are untouched.
 
 use std::cell::{Cell, RefCell};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -497,14 +498,18 @@ impl Connection {
         let Some((name, route)) = server.config.routes.get_key_value(method) else {
             return refuse(code::UNKNOWN_METHOD, format!("unknown method `{method}`"));
         };
-        if self.in_flight.borrow().contains_key(&id) {
+        // One hash lookup finds the slot and checks for a duplicate id. The
+        // borrow is held while the route spawns the task: spawning only
+        // queues it, so nothing reaches `in_flight` meanwhile.
+        let mut in_flight = self.in_flight.borrow_mut();
+        let Entry::Vacant(slot) = in_flight.entry(id) else {
+            drop(in_flight);
             return refuse(code::PROTOCOL, format!("request id {id} is already in flight"));
-        }
+        };
         let deadline = deadline.and_then(|remaining| Instant::now().checked_add(remaining));
         let request =
             Request { method: name.clone(), payload: payload.to_vec(), peer: self.peer, deadline, id };
-        let task = route(request, Answer { connection: self.clone(), method: name.clone(), id, deadline });
-        self.in_flight.borrow_mut().insert(id, task);
+        slot.insert(route(request, Answer { connection: self.clone(), method: name.clone(), id, deadline }));
     }
 
     /// Sends a handler's answer and frees its place.
