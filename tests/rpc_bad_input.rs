@@ -36,6 +36,10 @@ impl LiveServer {
                         let _ = log_tx.send(line.to_owned());
                     })
                     .route("echo", |request| async move { Ok(request.into_payload()) })
+                    .route("slow_echo", |request| async move {
+                        corio::time::sleep(Duration::from_millis(200)).await;
+                        Ok(request.into_payload())
+                    })
                     .serve(listener)
                     .await
                     .unwrap();
@@ -146,6 +150,14 @@ fn every_bad_input_is_answered_logged_and_isolated() {
     // 9. Request id 0 is reserved.
     let frames = server.exchange(&request(0, "echo", b""));
     assert_error(&frames, 0, code::PROTOCOL, "id 0 is reserved");
+
+    // 10. An id already in flight on this connection: the second request
+    // gets an error, the first still gets its answer.
+    let mut wire = request(5, "slow_echo", b"first");
+    wire.extend_from_slice(&request(5, "slow_echo", b"second"));
+    let frames = server.exchange(&wire);
+    assert_error(&frames, 5, code::PROTOCOL, "request id 5 is already in flight");
+    assert!(frames.contains(&Frame::Response { id: 5, payload: b"first".to_vec() }), "{frames:?}");
 
     // Not bad input, but raw too: a ping is answered with a pong.
     let mut wire = Vec::new();
