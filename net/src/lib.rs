@@ -11,7 +11,8 @@
 //!   traits, their `async` extension methods, [`BufReader`](io::BufReader),
 //!   [`copy`](io::copy) (`io/`), and the `futures-io` bridge (`io/compat.rs`).
 //! * [`net`]: the socket types, re-exported from
-//!   `tcp/` (listener, stream, split halves), `udp.rs` and `unix.rs`.
+//!   `tcp/` (listener, stream, split halves), `udp.rs` and `unix.rs`;
+//!   `split.rs` holds the halves' code shared by TCP and Unix streams.
 //! * `stream.rs`: the one read step and write step every stream uses.
 //! * `accept.rs`: the accept step, with its back-off on descriptor exhaustion.
 //! * [`frame`]: length-prefixed frames with a hard maximum size.
