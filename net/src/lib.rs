@@ -17,6 +17,8 @@
 //! * `accept.rs`: the accept step, with its back-off on descriptor exhaustion.
 //! * [`frame`]: length-prefixed frames with a hard maximum size.
 //! * [`rpc`]: the RPC layer on top of frames: `Client`, `Server`, errors.
+//! * `hyper` (feature `hyper`): hyper 1.x's IO, executor and timer over
+//!   corio (`hyper.rs`).
 //!
 //! # Example: an echo server and a client, on one thread
 //!
@@ -52,9 +54,13 @@
 //!
 //! # Features
 //!
-//! * `futures-io` (off by default): implements the `futures_io` traits for
-//!   the stream types and `BufReader`, for interop with `futures-lite`,
-//!   `futures-util` and friends.
+//! * `futures-io` (on by default): implements the `futures_io` traits for
+//!   the stream types and `BufReader`, so futures-rustls, async-tungstenite,
+//!   asynchronous-codec, `futures-lite` and `futures-util` take corio's
+//!   streams as they are (docs/ECOSYSTEM.md). With it, import *one* family
+//!   of extension traits per module: see [`io`](io#which-extension-traits).
+//! * `hyper` (off by default): `hyper::{HyperIo, HyperExecutor, HyperTimer}`,
+//!   the glue hyper 1.x needs to serve and fetch HTTP/1 and HTTP/2 on corio.
 //! * `serde` (off by default): typed RPC, `Client::call_typed` and
 //!   `Server::route_typed`, for any serde type, encoded with postcard's
 //!   compact, stable binary format. The byte API stays the core; typed
@@ -70,6 +76,8 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub mod frame;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 pub mod net;
 pub mod rpc;

@@ -39,7 +39,8 @@ use crate::accept::Acceptor;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListenOptions {
     /// Length of the queue of connections the kernel completes before we
-    /// accept them (capped by `net.core.somaxconn`). Default 1024.
+    /// accept them (capped by the kernel at `net.core.somaxconn`). Default:
+    /// the system's limit, see [`ListenOptions::new`].
     pub backlog: i32,
     /// Sets `SO_REUSEPORT`: several listeners (one runtime per thread, say)
     /// bind the same address and the kernel spreads connections over them.
@@ -48,9 +49,15 @@ pub struct ListenOptions {
 }
 
 impl ListenOptions {
-    /// The defaults: backlog 1024, no `SO_REUSEPORT`.
+    /// The defaults: the system's largest backlog, no `SO_REUSEPORT`.
+    ///
+    /// On Linux the backlog is `/proc/sys/net/core/somaxconn` (read once per
+    /// process; 4096 on kernels since 5.4), as Go does: a burst of connects
+    /// larger than the queue overflows it, and every dropped SYN costs its
+    /// client a retransmission a whole second later. Elsewhere, or if the
+    /// file cannot be read, 1024.
     pub fn new() -> ListenOptions {
-        ListenOptions { backlog: 1024, reuse_port: false }
+        ListenOptions { backlog: default_backlog(), reuse_port: false }
     }
 
     /// Sets [`backlog`](ListenOptions::backlog).
@@ -64,6 +71,37 @@ impl ListenOptions {
         self.reuse_port = reuse_port;
         self
     }
+}
+
+/// The backlog when no size is asked for: the system's limit. A listen
+/// queue costs the kernel nothing until connections wait in it, so there
+/// is no reason to ask for less than the kernel allows.
+fn default_backlog() -> i32 {
+    static BACKLOG: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    *BACKLOG.get_or_init(|| system_backlog_limit().unwrap_or(FALLBACK_BACKLOG))
+}
+
+/// The default backlog where the system's limit is unknown.
+const FALLBACK_BACKLOG: i32 = 1024;
+
+#[cfg(target_os = "linux")]
+fn system_backlog_limit() -> Option<i32> {
+    let text = std::fs::read_to_string("/proc/sys/net/core/somaxconn").ok()?;
+    parse_somaxconn(&text)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn system_backlog_limit() -> Option<i32> {
+    None
+}
+
+/// Parses the somaxconn file. Kernels before 4.1 kept the backlog in 16
+/// bits and truncated larger values, so cap at 65535, which every kernel
+/// keeps (Go caps the same way on those kernels).
+#[cfg_attr(not(any(target_os = "linux", test)), allow(dead_code))]
+fn parse_somaxconn(text: &str) -> Option<i32> {
+    let n: i32 = text.trim().parse().ok()?;
+    (n > 0).then_some(n.min(u16::MAX as i32))
 }
 
 impl Default for ListenOptions {
@@ -225,7 +263,10 @@ impl AsRawFd for TcpListener {
 /// The connections of a [`TcpListener`], one by one, from
 /// [`incoming`](TcpListener::incoming).
 ///
-/// It never ends: `next` always returns `Some`.
+/// It never ends: `next` always returns `Some`. It is a
+/// [`futures_core::Stream`], so the combinators of `futures-lite`'s and
+/// `futures-util`'s `StreamExt` apply (`take`, `for_each_concurrent`, ...);
+/// its own `next` needs no import.
 ///
 /// # Examples
 ///
@@ -256,5 +297,40 @@ impl Incoming<'_> {
     /// Waits for the next connection.
     pub async fn next(&mut self) -> Option<io::Result<TcpStream>> {
         poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+}
+
+impl futures_core::Stream for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Incoming::poll_next(self, cx)
+    }
+
+    /// Endless: at least `usize::MAX` more, as `futures::stream::repeat` says.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (usize::MAX, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn somaxconn_parses_the_proc_file_and_caps_at_16_bits() {
+        assert_eq!(parse_somaxconn("4096\n"), Some(4096));
+        assert_eq!(parse_somaxconn("128"), Some(128));
+        assert_eq!(parse_somaxconn("1000000\n"), Some(65535));
+        assert_eq!(parse_somaxconn("0\n"), None);
+        assert_eq!(parse_somaxconn("-1\n"), None);
+        assert_eq!(parse_somaxconn("lots\n"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_default_backlog_is_the_systems_limit() {
+        let file = std::fs::read_to_string("/proc/sys/net/core/somaxconn").unwrap();
+        assert_eq!(ListenOptions::new().backlog, parse_somaxconn(&file).unwrap());
     }
 }
