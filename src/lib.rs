@@ -32,6 +32,12 @@ pub mod net {
 /// Length-prefixed frames (the RPC wire format); see `docs/PROTOCOL.md`.
 pub use corio_net::frame;
 
+/// hyper 1.x on corio: [`HyperIo`](hyper::HyperIo),
+/// [`HyperExecutor`](hyper::HyperExecutor), [`HyperTimer`](hyper::HyperTimer)
+/// (feature `hyper`; from [`corio_net::hyper`]).
+#[cfg(feature = "hyper")]
+pub use corio_net::hyper;
+
 /// Remote procedure calls: `Client`, `Server`, `Request`, `RpcError` (from [`corio_net::rpc`]).
 pub use corio_net::rpc;
 
