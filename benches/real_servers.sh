@@ -4,7 +4,8 @@
 #
 #   redis-benchmark -P 1 and -P 16 (SET, GET): resp_server (corio),
 #                   redis-server, resp_server_tokio
-#   wrk GET /:      http_server (corio), http_server_tokio
+#   wrk GET /:      http_server (corio), http_server_tokio, hyper_server
+#                   (hyper's HTTP/1.1 server on corio: the `hyper` feature)
 #
 # Servers run pinned to CPU 0, clients to CPU 1, on 127.0.0.1 only. The
 # servers are started afresh and alternated in rounds (the starting server
@@ -71,9 +72,9 @@ for tool in taskset redis-cli timeout; do
 done
 
 # --- build -------------------------------------------------------------------
-cargo build --release --quiet \
+cargo build --release --quiet --features hyper \
     --example resp_server --example resp_server_tokio \
-    --example http_server --example http_server_tokio
+    --example http_server --example http_server_tokio --example hyper_server
 bin=target/release/examples
 
 # --- server lifecycle --------------------------------------------------------
@@ -226,21 +227,21 @@ run_wrk() {
 bench() {
     start "$1"
     case "$1" in
-        http_*) run_wrk "$1" ;;
+        http_* | hyper_*) run_wrk "$1" ;;
         *) run_redis_benchmark "$1" ;;
     esac
     stop
 }
 
 resp_servers=(resp_server redis-server resp_server_tokio)
-http_servers=(http_server http_server_tokio)
+http_servers=(http_server http_server_tokio hyper_server)
 for round in $(seq "$rounds"); do
     echo "round $round/$rounds" >&2
     for i in 0 1 2; do
         bench "${resp_servers[$(((round + i) % 3))]}"
     done
-    for i in 0 1; do
-        bench "${http_servers[$(((round + i) % 2))]}"
+    for i in 0 1 2; do
+        bench "${http_servers[$(((round + i) % 3))]}"
     done
 done
 
@@ -307,4 +308,14 @@ awk '
         }
         printf fmt, "wrk GET / util %", cpu("http_server", "client_util_wrk"), "-", cpu("http_server_tokio", "client_util_wrk")
         printf fmt, "wrk GET / ns/req", cpu("http_server", "client_ns_wrk"), "-", cpu("http_server_tokio", "client_ns_wrk")
+        print ""
+        print "HTTP/1.1 servers under wrk GET /: the hand-written http_server and hyper'"'"'s server, both on corio,"
+        print "and http_server on tokio. median (min-max); ratios of medians"
+        print ""
+        fmt = "| %-22s | %-26s | %-26s | %-26s | %-18s |\n"
+        printf fmt, "wrk GET /", "http_server (corio)", "hyper_server (corio)", "http_server_tokio", "hyper/http_server"
+        printf "|%s|%s|%s|%s|%s|\n", "------------------------", "----------------------------", "----------------------------", "----------------------------", "--------------------"
+        printf fmt, "requests/s", cell("http_server", "wrk_GET_/"), cell("hyper_server", "wrk_GET_/"), cell("http_server_tokio", "wrk_GET_/"), ratio("hyper_server", "http_server", "wrk_GET_/")
+        printf fmt, "server CPU ns/request", cpu("http_server", "cpu_wrk"), cpu("hyper_server", "cpu_wrk"), cpu("http_server_tokio", "cpu_wrk"), ratio("hyper_server", "http_server", "cpu_wrk")
+        printf fmt, "client CPU util %", cpu("http_server", "client_util_wrk"), cpu("hyper_server", "client_util_wrk"), cpu("http_server_tokio", "client_util_wrk"), "-"
     }' "$summary"

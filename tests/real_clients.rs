@@ -328,3 +328,42 @@ fn http_slowloris_gets_408_at_the_header_deadline() {
     assert!(reply.starts_with("HTTP/1.1 408 Request Timeout"), "{reply}");
     assert_http_alive(&server);
 }
+
+/// `examples/hyper_server` (feature `hyper`) against curl: HTTP/1.1 with
+/// keep-alive, HTTP/2 with prior knowledge (h2c), and the route that awaits
+/// a corio timer, on both protocols.
+#[cfg(feature = "hyper")]
+#[test]
+fn curl_drives_the_hyper_server_over_http1_and_http2() {
+    let Some(_) = tool("curl", "curl") else { return };
+    let server = start("hyper_server", &[]);
+    let base = format!("http://{}", server.addr);
+    let version = |args: &[&str]| curl(&[&["-o", "/dev/null", "-w", "%{http_version}"], args].concat());
+    assert_eq!(curl(&[&format!("{base}/")]), "Hello, world!\n");
+    assert_eq!(version(&[&format!("{base}/")]), "1.1");
+    assert_eq!(curl(&["--http2-prior-knowledge", &format!("{base}/")]), "Hello, world!\n");
+    assert_eq!(version(&["--http2-prior-knowledge", &format!("{base}/")]), "2");
+    for protocol in ["--http1.1", "--http2-prior-knowledge"] {
+        assert_eq!(curl(&[protocol, &format!("{base}/sleep/50")]), "slept 50 ms\n", "{protocol}");
+    }
+    // Keep-alive (HTTP/1.1) and one multiplexed connection (HTTP/2): two
+    // URLs in one curl run connect once.
+    for protocol in ["--http1.1", "--http2-prior-knowledge"] {
+        let connects = curl(&[
+            protocol,
+            "-o",
+            "/dev/null",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{num_connects}\n",
+            &format!("{base}/"),
+            &format!("{base}/"),
+        ]);
+        assert_eq!(connects, "1\n0\n", "{protocol}: the second request should reuse the connection");
+    }
+    let code = |args: &[&str]| curl(&[&["-o", "/dev/null", "-w", "%{http_code}"], args].concat());
+    assert_eq!(code(&[&format!("{base}/nope")]), "404");
+    assert_eq!(code(&["-X", "POST", &format!("{base}/")]), "405");
+    assert_eq!(code(&[&format!("{base}/sleep/forever")]), "400");
+}
