@@ -14,9 +14,9 @@
 //! methods. [`BufReader`] adds a buffer (and `read_line`), and [`copy`]
 //! pumps one stream into another.
 //!
-//! With the `futures-io` feature, the stream types of this crate also
-//! implement the `futures_io` traits, so they work with `futures-lite`,
-//! `futures-util` and the rest of that ecosystem.
+//! With the `futures-io` feature (on by default), the stream types of this
+//! crate also implement the `futures_io` traits, so they work with
+//! `futures-lite`, `futures-util` and the rest of that ecosystem.
 //!
 //! # Examples
 //!
@@ -34,6 +34,47 @@
 //!     assert_eq!(out, b"hello");
 //! });
 //! ```
+//!
+//! # Which extension traits
+//!
+//! With `futures-io`, a `TcpStream` has two families of traits, ours and
+//! futures', and both families have an extension trait with `read`,
+//! `read_exact`, `write_all`, `flush`... Import **one family per module**:
+//!
+//! * corio code: `use corio::io::{AsyncReadExt, AsyncWriteExt};`
+//! * code that also drives futures-io types (a TLS stream, a codec, a
+//!   WebSocket): futures' traits (`futures::{AsyncReadExt, AsyncWriteExt}`,
+//!   or futures-lite's, or `futures::prelude::*`), for corio's streams too:
+//!   they do the same on them (futures' `close` is our `shutdown`).
+//! * corio code that needs one helper only futures has (`read_to_string`,
+//!   say): call it by path, `futures::AsyncReadExt::read_to_string(&mut s,
+//!   &mut out)`, so futures' trait never enters the scope.
+//!
+//! One method differs in meaning, not only in name: futures-util's
+//! `AsyncReadExt::split(self)` (a lock around one stream) is picked over our
+//! [`TcpStream::split`](crate::net::TcpStream::split) (`&mut self`, two
+//! borrowed halves, no lock) when futures-util's trait is in scope, because
+//! method lookup tries by-value receivers first. Corio code wants
+//! `stream.split()` or `into_split()` with corio's traits only.
+//!
+//! `tests/ecosystem_imports.rs` compiles and runs all three. Both families
+//! in one scope make the shared method names ambiguous (E0034), as with
+//! tokio's and futures' traits; this is what must not be written:
+#![cfg_attr(
+    feature = "futures-io",
+    doc = r#"
+```compile_fail,E0034
+use corio_net::io::AsyncReadExt;
+use futures_lite::prelude::*; // futures-lite's AsyncReadExt, among others
+
+async fn first_byte(stream: &mut corio_net::net::TcpStream) -> u8 {
+    let mut byte = [0u8; 1];
+    stream.read_exact(&mut byte).await.unwrap(); // E0034: two `read_exact`s apply
+    byte[0]
+}
+```
+"#
+)]
 
 use std::io;
 use std::ops::DerefMut;
