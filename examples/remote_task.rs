@@ -16,8 +16,18 @@
 //! cargo run --release --example remote_task 5000     # more
 //! ```
 //!
-//! Shortcut, labelled: on Linux it raises the soft descriptor limit to the
-//! hard one, since each task holds two sockets (client and server side).
+//! All the tasks connect in the same tick, so thousands of connections wait
+//! in the listener's accept queue before the server task runs. The listener
+//! is bound with a backlog of the task count (`ListenOptions::backlog`;
+//! the kernel caps it at `net.core.somaxconn`, which is also corio's
+//! default). A connection that finds the queue full is dropped and its
+//! client retries one second later, which shows as a cliff in the run time:
+//! the program prints the kernel's `ListenOverflows` counter
+//! (`/proc/net/netstat`) before and after, so a slow run says why.
+//!
+//! Shortcut, labelled: on Linux it raises the descriptor limit to what the
+//! tasks need (two sockets each: client and server side), as far as the
+//! process may.
 
 use std::cell::Cell;
 use std::io;
@@ -26,7 +36,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use corio::io::{AsyncReadExt, AsyncWriteExt};
-use corio::net::{TcpListener, TcpStream};
+use corio::net::{ListenOptions, TcpListener, TcpStream};
 
 /// Request/reply exchanges per remote task.
 const STEPS: u32 = 3;
@@ -82,23 +92,55 @@ fn os_threads() -> Option<usize> {
     status.lines().find_map(|line| line.strip_prefix("Threads:")).and_then(|n| n.trim().parse().ok())
 }
 
-fn raise_descriptor_limit() {
+/// Raises the descriptor limit to `needed` (the hard limit too, if the
+/// process may: root may), else as far as the hard limit allows.
+fn raise_descriptor_limit(needed: u64) {
     #[cfg(target_os = "linux")]
     {
         use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
         let limit = getrlimit(Resource::Nofile);
+        if limit.maximum.is_some_and(|hard| hard < needed)
+            && setrlimit(Resource::Nofile, Rlimit { current: Some(needed), maximum: Some(needed) }).is_ok()
+        {
+            return;
+        }
         let _ = setrlimit(Resource::Nofile, Rlimit { current: limit.maximum, maximum: limit.maximum });
+        if let Some(hard) = limit.maximum.filter(|&hard| hard < needed) {
+            eprintln!("warning: descriptor limit {hard} < {needed} needed; some tasks may fail to connect");
+        }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = needed;
+}
+
+/// The kernel's count of connections dropped because a listen queue was
+/// full (`TcpExt: ListenOverflows` in `/proc/net/netstat`). System-wide:
+/// other programs' overflows count too.
+fn listen_overflows() -> Option<u64> {
+    let netstat = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut tcp_ext = netstat.lines().filter(|line| line.starts_with("TcpExt:"));
+    let (names, values) = (tcp_ext.next()?, tcp_ext.next()?);
+    let column = names.split_whitespace().position(|name| name == "ListenOverflows")?;
+    values.split_whitespace().nth(column)?.parse().ok()
+}
+
+/// `net.core.somaxconn`: the kernel's cap on any listen backlog.
+fn somaxconn() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn").ok()?.trim().parse().ok()
 }
 
 fn main() -> io::Result<()> {
     let tasks: u32 = std::env::args().nth(1).map_or(1000, |n| n.parse().expect("number of tasks"));
-    raise_descriptor_limit();
+    raise_descriptor_limit(2 * u64::from(tasks) + 64);
     let in_flight = Rc::new(InFlight::default());
+    let overflows_before = listen_overflows();
     let started = Instant::now();
 
     let failures = corio::block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+        // A backlog for every task: they all connect at once.
+        let backlog = i32::try_from(tasks).unwrap_or(i32::MAX).max(ListenOptions::new().backlog);
+        let options = ListenOptions::new().backlog(backlog);
+        let listener = TcpListener::bind_with(SocketAddr::from(([127, 0, 0, 1], 0)), options)?;
         let endpoint = listener.local_addr()?;
         spawn_echo_server(listener);
 
@@ -115,10 +157,24 @@ fn main() -> io::Result<()> {
         io::Result::Ok(failures)
     })?;
 
+    let elapsed = started.elapsed();
+    let overflows_after = listen_overflows();
     let threads = os_threads();
-    println!("{tasks} remote tasks ({STEPS} round trips each) finished in {:.2?}", started.elapsed());
+    println!("{tasks} remote tasks ({STEPS} round trips each) finished in {elapsed:.2?}");
     println!("in flight at the peak: {}", in_flight.peak.get());
     println!("failed: {failures}");
+    match (overflows_before, overflows_after) {
+        (Some(before), Some(after)) => {
+            println!("listen queue overflows (kernel ListenOverflows, system-wide): {}", after - before)
+        }
+        _ => println!("listen queue overflows: unknown (no /proc/net/netstat)"),
+    }
+    if let Some(cap) = somaxconn().filter(|&cap| cap < u64::from(tasks)) {
+        println!(
+            "note: the kernel caps the backlog at net.core.somaxconn = {cap} < {tasks} tasks; \
+             overflows above cost 1 s each (sysctl -w net.core.somaxconn={tasks} lifts the cap)"
+        );
+    }
     match threads {
         Some(threads) => {
             println!("OS threads in this process: {threads}");
