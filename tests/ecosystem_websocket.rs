@@ -25,19 +25,18 @@ fn async_tungstenite_echo_over_a_corio_tcp_stream() {
             let mut echoed = 0;
             // The stream of messages ends after the client's close frame.
             while let Some(message) = ws.next().await {
-                match message.unwrap() {
-                    message @ (Message::Text(_) | Message::Binary(_)) => {
-                        ws.send(message).await.unwrap();
-                        echoed += 1;
-                    }
-                    _ => {}
+                let message = message.unwrap();
+                if message.is_text() || message.is_binary() {
+                    ws.send(message).await.unwrap();
+                    echoed += 1;
                 }
             }
             echoed
         });
 
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let (mut ws, response) = async_tungstenite::client_async(format!("ws://{addr}/echo"), tcp).await.unwrap();
+        let (mut ws, response) =
+            async_tungstenite::client_async(format!("ws://{addr}/echo"), tcp).await.unwrap();
         assert_eq!(response.status(), 101); // Switching Protocols
         ws.send(Message::text("hello, corio")).await.unwrap();
         assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hello, corio"));
@@ -63,7 +62,9 @@ fn a_request_without_the_upgrade_headers_is_refused() {
             async_tungstenite::accept_async(tcp).await.map(|_| ())
         });
         let mut tcp = TcpStream::connect(addr).await.unwrap();
-        corio::io::AsyncWriteExt::write_all(&mut tcp, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+        corio::io::AsyncWriteExt::write_all(&mut tcp, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
         let error = server.await.unwrap().unwrap_err();
         assert!(matches!(error, async_tungstenite::tungstenite::Error::Protocol(_)), "{error:?}");
     });

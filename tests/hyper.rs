@@ -82,7 +82,8 @@ fn http1_server_and_client_over_tcp_keep_alive_and_a_large_body() {
         });
 
         let stream = TcpStream::connect(addr).await.unwrap();
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(HyperIo::new(stream)).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(HyperIo::new(stream)).await.unwrap();
         let connection = corio::spawn(connection);
         // Three requests, one connection: keep-alive.
         for n in 1..=3 {
@@ -113,9 +114,11 @@ fn http1_over_a_unix_stream_pair() {
         let (client, server) = UnixStream::pair().unwrap();
         let count = Rc::new(Cell::new(0));
         let server = corio::spawn(
-            hyper::server::conn::http1::Builder::new().serve_connection(HyperIo::new(server), counting_service(count)),
+            hyper::server::conn::http1::Builder::new()
+                .serve_connection(HyperIo::new(server), counting_service(count)),
         );
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(HyperIo::new(client)).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(HyperIo::new(client)).await.unwrap();
         corio::spawn(connection);
         let response = sender.send_request(post("/", b"corio".to_vec())).await.unwrap();
         assert_eq!(body_of(response).await, "oiroc");
@@ -321,7 +324,8 @@ fn a_server_that_closes_without_answering_fails_the_request() {
             // ...and close without a word (stream dropped here).
         });
         let stream = TcpStream::connect(addr).await.unwrap();
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(HyperIo::new(stream)).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(HyperIo::new(stream)).await.unwrap();
         corio::spawn(connection);
         let error = sender.send_request(get("/")).await.unwrap_err();
         assert!(error.is_incomplete_message(), "{error:?}");

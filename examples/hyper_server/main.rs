@@ -79,7 +79,10 @@ fn main() {
     });
 }
 
-async fn route(request: Request<Incoming>, answered: Rc<Cell<u64>>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn route(
+    request: Request<Incoming>,
+    answered: Rc<Cell<u64>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     answered.set(answered.get() + 1);
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".into()));
@@ -108,6 +111,8 @@ async fn route(request: Request<Incoming>, answered: Rc<Cell<u64>>) -> Result<Re
 fn text(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
     response
 }

@@ -143,7 +143,11 @@ impl<T> HyperIo<T> {
 }
 
 impl<T: AsyncRead + Unpin> rt::Read for HyperIo<T> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, mut buf: rt::ReadBufCursor<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
         let want = buf.remaining().min(SCRATCH_MAX);
         let mut scratch = SCRATCH.take();
         if scratch.len() < want {
