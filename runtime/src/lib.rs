@@ -63,7 +63,9 @@
 
 pub mod task;
 
+mod blocking;
 mod executor;
+pub mod fs;
 mod handle;
 mod join;
 pub mod reactor;
@@ -72,6 +74,7 @@ pub mod sync;
 pub mod time;
 mod waker;
 
+pub use blocking::{spawn_blocking, BlockingJoinHandle, MAX_BLOCKING_THREADS, THREAD_KEEP_ALIVE};
 pub use executor::{block_on, spawn, stats, Builder, Runtime};
 pub use handle::{Handle, RemoteJoinHandle};
 #[doc(hidden)]
