@@ -69,6 +69,8 @@ pub mod fs;
 mod handle;
 mod join;
 pub mod reactor;
+#[cfg(unix)]
+pub mod signal;
 mod stats;
 pub mod sync;
 pub mod time;
