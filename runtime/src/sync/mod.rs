@@ -10,10 +10,16 @@
 //!   bounded (sending waits while full: backpressure) or unbounded.
 //! - [`Notify`]: wake one waiting task, or all of them.
 //! - [`Semaphore`]: at most N at once, FIFO-fair.
+//! - [`watch`]: one value that changes; receivers see the latest, and wait
+//!   for the next change (configuration, status).
+//! - [`broadcast`]: every receiver gets every message, from a bounded ring;
+//!   a receiver that falls behind is told how many it missed.
 //!
 //! The waiting side of mpsc, `Notify` and `Semaphore` is a small slab of
 //! waiter slots threaded into a FIFO list by index (`waiters.rs`): no
-//! intrusive pointers and no `unsafe`.
+//! intrusive pointers and no `unsafe`. `watch` and `broadcast` wait on a
+//! `Notify` (every send wakes all waiting receivers with `notify_waiters`),
+//! so they get the same queue, and its cancel safety, for free.
 //!
 //! # Single-thread types
 //!
@@ -42,16 +48,23 @@
 //! | `mpsc::Sender::send`                     | that message is dropped, unsent; the sender's place in the queue is given up, and a slot already granted to it passes to the next blocked sender |
 //! | `Notify::notified`                       | nothing: a `notify_one` that had chosen it passes to the next waiter (or becomes the stored permit) |
 //! | `Semaphore::acquire` / `acquire_many`    | nothing: its place in the queue is given up; permits granted but not yet claimed return and serve the next waiter |
+//! | `watch::Receiver::changed` / `wait_for`  | nothing: a value is marked seen only by the poll that returns |
+//! | `watch::Sender::closed`                  | nothing                                       |
+//! | `broadcast::Receiver::recv`              | nothing: a message (or a `Lagged` report) is consumed only by the poll that returns it |
+//! | `broadcast::Sender::closed`              | nothing                                       |
 //! | `JoinSet::join_next`                     | nothing: a finished task's result stays in the set |
 //!
 //! Operations that never wait (`try_send`, `try_recv`, `try_acquire`,
-//! `notify_one`, unbounded `send`) complete inside the call.
+//! `notify_one`, unbounded `send`, every `watch` and `broadcast` send)
+//! complete inside the call.
 
+pub mod broadcast;
 pub mod mpsc;
 mod notify;
 pub mod oneshot;
 mod semaphore;
 mod waiters;
+pub mod watch;
 
 pub use notify::{Notified, Notify};
 pub use semaphore::{
