@@ -257,7 +257,7 @@ fn corio_spin_server(ready: mpsc::Sender<SocketAddr>) {
 
 fn serve_corio(ready: mpsc::Sender<SocketAddr>, spin: bool) {
     corio_runtime(spin).block_on(async move {
-        let listener = corio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         ready.send(listener.local_addr().unwrap()).unwrap();
         corio::rpc::Server::new()
             .route("echo", |request| async move { Ok(request.into_payload()) })

@@ -150,7 +150,7 @@ impl Worker {
         let (stop_here, kill_here) = (stop.clone(), kill.clone());
         let thread = std::thread::spawn(move || {
             corio::block_on(async move {
-                let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).expect("bind");
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
                 tx.send(listener.local_addr().unwrap()).unwrap();
                 let server = Server::new().route("sum_squares", move |request| async move {
                     let (start, end) = decode_range(request.payload())?;

@@ -39,7 +39,7 @@ fn main() -> std::io::Result<()> {
         .parse()
         .expect("usage: echo_server [ADDRESS:PORT]");
     corio::block_on(async {
-        let listener = TcpListener::bind(addr)?;
+        let listener = TcpListener::bind(addr).await?;
         println!("echo server listening on {}", listener.local_addr()?);
         loop {
             let (stream, peer) = listener.accept().await?;

@@ -140,7 +140,7 @@ fn main() -> io::Result<()> {
         // A backlog for every task: they all connect at once.
         let backlog = i32::try_from(tasks).unwrap_or(i32::MAX).max(ListenOptions::new().backlog);
         let options = ListenOptions::new().backlog(backlog);
-        let listener = TcpListener::bind_with(SocketAddr::from(([127, 0, 0, 1], 0)), options)?;
+        let listener = TcpListener::bind_with("127.0.0.1:0", options).await?;
         let endpoint = listener.local_addr()?;
         spawn_echo_server(listener);
 

@@ -78,7 +78,7 @@ fn start_server(peak: Arc<AtomicUsize>) -> std::net::SocketAddr {
     std::thread::spawn(move || {
         let sleeping = Rc::new(Cell::new(0usize));
         corio::block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).expect("bind");
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             tx.send(listener.local_addr().unwrap()).unwrap();
             Server::new()
                 // Every call may be in flight at once: the point of the demo.

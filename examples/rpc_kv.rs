@@ -53,7 +53,7 @@ type Store = Rc<RefCell<BTreeMap<String, Vec<u8>>>>;
 
 fn server(addr: SocketAddr) -> ExitCode {
     corio::block_on(async move {
-        let listener = match TcpListener::bind(addr) {
+        let listener = match TcpListener::bind(addr).await {
             Ok(listener) => listener,
             Err(error) => {
                 eprintln!("cannot listen on {addr}: {error}");

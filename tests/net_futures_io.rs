@@ -5,19 +5,13 @@
 
 #![cfg(feature = "futures-io")]
 
-use std::net::SocketAddr;
-
 use corio::net::{TcpListener, TcpStream, UnixStream};
 use futures_lite::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
 
 #[test]
 fn futures_lite_reads_and_writes_a_tcp_stream() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = corio::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();

@@ -3,16 +3,12 @@
 //!
 //! Every peer is on 127.0.0.1 with port 0; nothing sleeps to synchronise.
 
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use corio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use corio::net::{ListenOptions, TcpListener, TcpStream};
-
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
 
 /// Deterministic pseudo-random bytes (xorshift), so a swapped or shifted
 /// chunk shows up as a mismatch.
@@ -69,7 +65,7 @@ fn thousand_connections_echo_one_mib_each() {
     let start = Instant::now();
     let (total, max_in_flight) = corio::block_on(async {
         let data = Rc::new(pattern(BYTES + CONNECTIONS));
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         spawn_echo_server(listener, CONNECTIONS);
 
@@ -136,7 +132,7 @@ fn thousand_connections_echo_one_mib_each() {
 #[test]
 fn half_close_reads_zero_and_the_other_direction_still_works() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = corio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();
@@ -161,7 +157,7 @@ fn half_close_reads_zero_and_the_other_direction_still_works() {
 #[test]
 fn peer_reset_mid_read_is_connection_reset() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut client = TcpStream::connect(addr).await.unwrap();
         let (server, _) = listener.accept().await.unwrap();
@@ -185,7 +181,7 @@ fn peer_reset_mid_read_is_connection_reset() {
 #[test]
 fn connect_to_a_closed_port_is_refused_fast() {
     // Take a free port, then close it again.
-    let addr = std::net::TcpListener::bind(localhost()).unwrap().local_addr().unwrap();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     corio::block_on(async {
         let started = Instant::now();
         let error = TcpStream::connect(addr).await.expect_err("nothing listens there");
@@ -200,7 +196,7 @@ fn connect_timeout_fires_when_the_backlog_is_full() {
         // A listener that never accepts, with the smallest backlog. Once its
         // accept queue is full, Linux drops further SYNs, so a connect hangs
         // in SYN retries until our timeout gives up on it.
-        let listener = TcpListener::bind_with(localhost(), ListenOptions::new().backlog(0)).unwrap();
+        let listener = TcpListener::bind_with("127.0.0.1:0", ListenOptions::new().backlog(0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut held = Vec::new();
         let mut timed_out = None;
@@ -222,7 +218,7 @@ fn connect_timeout_fires_when_the_backlog_is_full() {
 #[test]
 fn connect_timeout_succeeds_when_the_server_answers() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let stream =
             TcpStream::connect_timeout(listener.local_addr().unwrap(), Duration::from_secs(5)).await.unwrap();
         assert_eq!(stream.peer_addr().unwrap(), listener.local_addr().unwrap());
@@ -231,13 +227,12 @@ fn connect_timeout_succeeds_when_the_server_answers() {
 
 #[test]
 fn ipv6_loopback_works_when_available() {
-    let v6: SocketAddr = "[::1]:0".parse().unwrap();
-    if std::net::TcpListener::bind(v6).is_err() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
         eprintln!("no IPv6 loopback here; skipping");
         return;
     }
     corio::block_on(async {
-        let listener = TcpListener::bind(v6).unwrap();
+        let listener = TcpListener::bind("[::1]:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         assert!(addr.is_ipv6());
         spawn_echo_server(listener, 1);
@@ -253,12 +248,12 @@ fn ipv6_loopback_works_when_available() {
 fn reuse_port_lets_two_listeners_share_an_address() {
     corio::block_on(async {
         let options = ListenOptions::new().reuse_port(true);
-        let first = TcpListener::bind_with(localhost(), options).unwrap();
+        let first = TcpListener::bind_with("127.0.0.1:0", options).await.unwrap();
         let addr = first.local_addr().unwrap();
-        let second = TcpListener::bind_with(addr, options).unwrap();
+        let second = TcpListener::bind_with(addr, options).await.unwrap();
         assert_eq!(second.local_addr().unwrap(), addr);
         // Without SO_REUSEPORT the same bind fails.
-        let error = TcpListener::bind(addr).unwrap_err();
+        let error = TcpListener::bind(addr).await.unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
     });
 }
@@ -266,7 +261,7 @@ fn reuse_port_lets_two_listeners_share_an_address() {
 #[test]
 fn socket_options_and_addresses() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stream = TcpStream::connect(addr).await.unwrap();
         let (accepted, peer) = listener.accept().await.unwrap();
@@ -284,7 +279,7 @@ fn socket_options_and_addresses() {
 #[test]
 fn incoming_yields_connections() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let client = corio::spawn(async move {
             let mut streams = Vec::new();
@@ -304,7 +299,7 @@ fn incoming_yields_connections() {
 #[test]
 fn borrowed_split_reads_and_writes_in_one_task() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         spawn_echo_server(listener, 1);
         let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -323,7 +318,7 @@ fn borrowed_split_reads_and_writes_in_one_task() {
 #[test]
 fn owned_halves_reunite() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let a = TcpStream::connect(addr).await.unwrap();
         let b = TcpStream::connect(addr).await.unwrap();
@@ -340,7 +335,7 @@ fn owned_halves_reunite() {
 #[test]
 fn buf_reader_reads_lines_from_a_socket() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         corio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();
@@ -367,7 +362,7 @@ fn buf_reader_reads_lines_from_a_socket() {
 #[test]
 fn vectored_writes_send_every_slice() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut client = TcpStream::connect(addr).await.unwrap();
         let (mut server, _) = listener.accept().await.unwrap();
@@ -392,7 +387,7 @@ fn shared_references_are_streams() {
         out
     }
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let client = TcpStream::connect(addr).await.unwrap();
         let (server, _) = listener.accept().await.unwrap();
@@ -437,7 +432,7 @@ fn facade_names_resolve() {
 fn a_cancelled_read_does_not_lose_data_or_wakeups() {
     let rt = corio::Runtime::builder().virtual_time(true).build().unwrap();
     rt.block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut client = TcpStream::connect(addr).await.unwrap();
         let (mut server, _) = listener.accept().await.unwrap();
@@ -463,7 +458,7 @@ fn a_cancelled_read_does_not_lose_data_or_wakeups() {
 #[test]
 fn an_idle_reader_is_polled_once_until_data_arrives() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut client = TcpStream::connect(addr).await.unwrap();
         let (mut server, _) = listener.accept().await.unwrap();

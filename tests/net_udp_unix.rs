@@ -1,14 +1,9 @@
 //! UDP and Unix domain sockets through the public API.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use corio::io::{AsyncReadExt, AsyncWriteExt};
 use corio::net::{UdpSocket, UnixDatagram, UnixListener, UnixStream};
-
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
 
 /// A socket path under the temp dir, unique to this process and test, and
 /// removed (with anything bound there) on drop.
@@ -33,7 +28,7 @@ impl Drop for TempPath {
 #[test]
 fn udp_round_trip_with_send_to_and_recv_from() {
     corio::block_on(async {
-        let server = UdpSocket::bind(localhost()).unwrap();
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let server_addr = server.local_addr().unwrap();
         let echo = corio::spawn(async move {
             let mut buf = [0u8; 64];
@@ -42,7 +37,7 @@ fn udp_round_trip_with_send_to_and_recv_from() {
                 server.send_to(&buf[..n], from).await.unwrap();
             }
         });
-        let client = UdpSocket::bind(localhost()).unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         for message in [&b"one"[..], b"two", b"three"] {
             client.send_to(message, server_addr).await.unwrap();
             let mut buf = [0u8; 64];
@@ -56,10 +51,10 @@ fn udp_round_trip_with_send_to_and_recv_from() {
 #[test]
 fn udp_connected_send_and_recv() {
     corio::block_on(async {
-        let a = UdpSocket::bind(localhost()).unwrap();
-        let b = UdpSocket::bind(localhost()).unwrap();
-        a.connect(b.local_addr().unwrap()).unwrap();
-        b.connect(a.local_addr().unwrap()).unwrap();
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        a.connect(b.local_addr().unwrap()).await.unwrap();
+        b.connect(a.local_addr().unwrap()).await.unwrap();
         assert_eq!(a.peer_addr().unwrap(), b.local_addr().unwrap());
         // The receiver waits first: it must be woken by the datagram.
         let receiver = corio::spawn(async move {
@@ -76,9 +71,9 @@ fn udp_connected_send_and_recv() {
 #[test]
 fn udp_to_a_closed_port_reports_connection_refused() {
     corio::block_on(async {
-        let closed = std::net::UdpSocket::bind(localhost()).unwrap().local_addr().unwrap();
-        let socket = UdpSocket::bind(localhost()).unwrap();
-        socket.connect(closed).unwrap();
+        let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket.connect(closed).await.unwrap();
         socket.send(b"anyone?").await.unwrap();
         let mut buf = [0u8; 8];
         // The ICMP "port unreachable" comes back as an error on the next call.

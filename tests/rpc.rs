@@ -13,8 +13,8 @@ use corio::rpc::{Client, RpcError, Server};
 use corio::time::{sleep, timeout};
 
 /// Binds port 0, spawns `server` on the current runtime, returns the address.
-fn start(server: Server) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+async fn start(server: Server) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     corio::spawn(server.serve(listener));
     addr
@@ -52,7 +52,7 @@ async fn eventually(mut done: impl FnMut() -> bool) {
 #[test]
 fn ten_thousand_concurrent_calls_on_one_connection() {
     corio::block_on(async {
-        let addr = start(echo_server().max_in_flight(100_000));
+        let addr = start(echo_server().max_in_flight(100_000)).await;
         let client = Client::connect(addr).await.unwrap();
         let calls: Vec<_> = (0..10_000u32)
             .map(|i| {
@@ -76,7 +76,7 @@ fn answers_arrive_out_of_order_and_match_their_calls() {
             sleep(Duration::from_millis(ms)).await;
             Ok(request.into_payload())
         });
-        let client = Client::connect(start(server)).await.unwrap();
+        let client = Client::connect(start(server).await).await.unwrap();
         let finished = Rc::new(std::cell::RefCell::new(Vec::new()));
         let calls: Vec<_> = (1..=20u8)
             .map(|i| {
@@ -111,7 +111,7 @@ fn client_deadline_expires_and_the_server_drops_the_handler() {
                 Ok(Vec::new())
             }
         });
-        let client = Client::connect(start(server)).await.unwrap();
+        let client = Client::connect(start(server).await).await.unwrap();
         let started = corio::time::Instant::now();
         let answer = client.call_with_deadline("slow", b"", Duration::from_secs(2)).await;
         assert!(matches!(answer, Err(RpcError::Timeout)), "{answer:?}");
@@ -126,8 +126,11 @@ fn client_deadline_expires_and_the_server_drops_the_handler() {
 fn default_timeout_applies_to_every_call() {
     virtual_runtime().block_on(async {
         let server = Server::new().route("never", |_| std::future::pending());
-        let client =
-            Client::builder().default_timeout(Duration::from_secs(5)).connect(start(server)).await.unwrap();
+        let client = Client::builder()
+            .default_timeout(Duration::from_secs(5))
+            .connect(start(server).await)
+            .await
+            .unwrap();
         let answer = client.call("never", b"").await;
         assert!(matches!(answer, Err(RpcError::Timeout)), "{answer:?}");
     });
@@ -151,7 +154,7 @@ fn server_enforces_the_deadline_carried_in_the_request() {
         });
         // A raw client that sends a deadline but never cancels: only the
         // server's own timer can end the call.
-        let mut stream = corio::net::TcpStream::connect(start(server)).await.unwrap();
+        let mut stream = corio::net::TcpStream::connect(start(server).await).await.unwrap();
         let mut wire = Vec::new();
         frame::encode_request(&mut wire, 9, "slow", Some(Duration::from_secs(1)), b"").unwrap();
         stream.write_all(&wire).await.unwrap();
@@ -186,7 +189,7 @@ fn dropping_a_call_cancels_the_handler_on_the_server() {
                 Ok(Vec::new())
             }
         });
-        let client = Client::connect(start(server)).await.unwrap();
+        let client = Client::connect(start(server).await).await.unwrap();
         // A call abandoned by its caller: `timeout` drops the call future.
         let abandoned = timeout(Duration::from_millis(50), client.call("wait", b"")).await;
         assert!(abandoned.is_err());
@@ -208,7 +211,7 @@ fn connection_loss_fails_every_pending_call_at_once() {
     use corio::io::AsyncReadExt;
     corio::block_on(async {
         // A "server" that reads some requests, then drops the connection.
-        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         corio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();
@@ -250,7 +253,7 @@ fn backpressure_bounds_the_handlers_in_flight() {
                 Ok(request.into_payload())
             }
         });
-        let client = Client::connect(start(server)).await.unwrap();
+        let client = Client::connect(start(server).await).await.unwrap();
         let calls: Vec<_> = (0..400u32)
             .map(|i| {
                 let client = client.clone();
@@ -269,7 +272,7 @@ fn backpressure_bounds_the_handlers_in_flight() {
 #[test]
 fn unknown_method_gets_an_error_and_the_connection_stays_open() {
     corio::block_on(async {
-        let client = Client::connect(start(echo_server())).await.unwrap();
+        let client = Client::connect(start(echo_server()).await).await.unwrap();
         let answer = client.call("nope", b"").await;
         assert!(matches!(&answer, Err(RpcError::UnknownMethod(m)) if m == "nope"), "{answer:?}");
         assert_eq!(client.call("echo", b"still here").await.unwrap(), b"still here");
@@ -284,7 +287,7 @@ fn handler_panic_is_an_internal_error_and_the_server_keeps_serving() {
         let server = echo_server()
             .route("boom", |_| async { panic!("handler exploded") })
             .on_log(move |line| sink.borrow_mut().push(line.to_owned()));
-        let client = Client::connect(start(server)).await.unwrap();
+        let client = Client::connect(start(server).await).await.unwrap();
         let answer = client.call("boom", b"").await;
         assert!(
             matches!(&answer, Err(RpcError::Internal(m)) if m.contains("handler exploded")),
@@ -300,7 +303,7 @@ fn application_errors_keep_their_code_and_message() {
     corio::block_on(async {
         let server = Server::new()
             .route("deny", |_| async { Err(RpcError::Remote { code: 1001, message: "not allowed".into() }) });
-        let client = Client::connect(start(server)).await.unwrap();
+        let client = Client::connect(start(server).await).await.unwrap();
         let answer = client.call("deny", b"").await;
         assert!(matches!(&answer, Err(RpcError::Remote { code: 1001, message }) if message == "not allowed"));
     });
@@ -342,7 +345,7 @@ fn graceful_shutdown_answers_every_accepted_call() {
                 Ok(request.into_payload())
             }
         });
-        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let signal = Signal::default();
         let serving = corio::spawn(server.serve_with_shutdown(listener, signal.clone().wait()));
@@ -373,7 +376,7 @@ fn shutdown_grace_cancels_calls_that_run_too_long() {
     virtual_runtime().block_on(async {
         let server =
             Server::new().shutdown_grace(Duration::from_secs(1)).route("never", |_| std::future::pending());
-        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let signal = Signal::default();
         let serving = corio::spawn(server.serve_with_shutdown(listener, signal.clone().wait()));
@@ -433,7 +436,7 @@ fn calls_made_in_one_tick_leave_in_one_write() {
 #[test]
 fn an_answer_over_the_client_limit_fails_the_calls_with_its_size() {
     corio::block_on(async {
-        let addr = start(echo_server());
+        let addr = start(echo_server()).await;
         let client = Client::builder().max_frame_size(100).connect(addr).await.unwrap();
         assert_eq!(client.call("echo", &[1; 10]).await.unwrap(), [1; 10]);
         // The answer's frame is 13 + 200 bytes after its length prefix.

@@ -28,7 +28,7 @@ impl LiveServer {
         let (log_tx, logs) = mpsc::channel();
         std::thread::spawn(move || {
             corio::block_on(async move {
-                let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
                 Server::new()
                     .max_frame_size(LIMIT)

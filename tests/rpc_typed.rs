@@ -34,8 +34,8 @@ struct Receipt {
     caller: String,
 }
 
-fn start(server: Server) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+async fn start(server: Server) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     corio::spawn(server.serve(listener));
     addr
@@ -70,7 +70,7 @@ fn order() -> Order {
 #[test]
 fn a_struct_round_trips_through_a_typed_route() {
     corio::block_on(async {
-        let client = Client::connect(start(shop())).await.unwrap();
+        let client = Client::connect(start(shop()).await).await.unwrap();
         let receipt: Receipt = client.call_typed("checkout", &order()).await.unwrap();
         let by_sku = BTreeMap::from([("scone".to_owned(), 2), ("tea".to_owned(), 3)]);
         assert_eq!(receipt, Receipt { id: 42, total_cents: 550, by_sku, caller: "127.0.0.1".into() });
@@ -87,7 +87,7 @@ fn a_struct_round_trips_through_a_typed_route() {
 #[test]
 fn a_request_the_route_cannot_decode_is_a_decode_error_naming_the_type() {
     corio::block_on(async {
-        let client = Client::connect(start(shop())).await.unwrap();
+        let client = Client::connect(start(shop()).await).await.unwrap();
         // Too short to be an `Order`: the server refuses it, the handler never runs.
         let error = client.call_typed::<_, Receipt>("checkout", &1u8).await.unwrap_err();
         match &error {
@@ -118,7 +118,7 @@ fn a_request_the_route_cannot_decode_is_a_decode_error_naming_the_type() {
 #[test]
 fn an_answer_the_client_cannot_decode_is_a_decode_error_naming_the_type() {
     corio::block_on(async {
-        let client = Client::connect(start(shop())).await.unwrap();
+        let client = Client::connect(start(shop()).await).await.unwrap();
         let error = client.call_typed::<_, Receipt>("raw", &()).await.unwrap_err();
         assert!(
             matches!(&error, RpcError::Decode { type_name, .. } if type_name.ends_with("Receipt")),
@@ -130,7 +130,7 @@ fn an_answer_the_client_cannot_decode_is_a_decode_error_naming_the_type() {
 #[test]
 fn an_unknown_method_called_typed_is_unknown_method() {
     corio::block_on(async {
-        let client = Client::connect(start(shop())).await.unwrap();
+        let client = Client::connect(start(shop()).await).await.unwrap();
         let error = client.call_typed::<_, Receipt>("nope", &order()).await.unwrap_err();
         assert!(matches!(&error, RpcError::UnknownMethod(method) if method == "nope"), "{error:?}");
     });
@@ -139,7 +139,8 @@ fn an_unknown_method_called_typed_is_unknown_method() {
 #[test]
 fn typed_and_byte_peers_interoperate() {
     corio::block_on(async {
-        let addr = start(Server::new().route("echo", |request| async move { Ok(request.into_payload()) }));
+        let addr =
+            start(Server::new().route("echo", |request| async move { Ok(request.into_payload()) })).await;
         let client = Client::connect(addr).await.unwrap();
         // A byte-level echo returns the postcard bytes untouched.
         let back: Order = client.call_typed("echo", &order()).await.unwrap();

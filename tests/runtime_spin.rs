@@ -26,7 +26,7 @@ fn io_and_work_from_other_threads_arrive_while_spinning() {
         handle.spawn(async move { flag.store(true, Ordering::SeqCst) }).join().unwrap();
     });
     rt.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();
@@ -74,7 +74,7 @@ fn thread_cpu_time() -> Duration {
 fn after_spinning_an_idle_runtime_sleeps_in_the_kernel() {
     let rt = spinning(Duration::from_millis(5));
     // One I/O source, so each spin turn is a real zero-timeout epoll_wait.
-    let listener = rt.block_on(async { TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap() });
+    let listener = rt.block_on(async { TcpListener::bind("127.0.0.1:0").await.unwrap() });
     let cpu_before = thread_cpu_time();
     let wall = Instant::now();
     rt.block_on(sleep(Duration::from_millis(800)));

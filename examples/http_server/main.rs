@@ -44,7 +44,7 @@ use protocol::{response, Config, Next};
 fn main() {
     let config = protocol::parse_args("http_server");
     corio::block_on(async move {
-        let listener = TcpListener::bind(config.addr).expect("bind");
+        let listener = TcpListener::bind(config.addr).await.expect("bind");
         println!("http_server listening on http://{}", listener.local_addr().unwrap());
         loop {
             match listener.accept().await {

@@ -61,7 +61,7 @@ impl Timers for CorioTimers {
 fn main() {
     let config = protocol::parse_args("resp_server");
     corio::block_on(async move {
-        let listener = TcpListener::bind(config.addr).expect("bind");
+        let listener = TcpListener::bind(config.addr).await.expect("bind");
         println!("resp_server listening on {}", listener.local_addr().unwrap());
         let db = Db::<CorioTimers>::default();
         loop {

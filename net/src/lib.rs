@@ -15,6 +15,8 @@
 //!   `split.rs` holds the halves' code shared by TCP and Unix streams.
 //! * `stream.rs`: the one read step and write step every stream uses.
 //! * `accept.rs`: the accept step, with its back-off on descriptor exhaustion.
+//! * `addr.rs`: [`ToSocketAddrs`](net::ToSocketAddrs), what `bind` and
+//!   `connect` accept; name lookup on the blocking pool.
 //! * [`frame`]: length-prefixed frames with a hard maximum size.
 //! * [`rpc`]: the RPC layer on top of frames: `Client`, `Server`, errors.
 //! * `hyper` (feature `hyper`): hyper 1.x's IO, executor and timer over
@@ -28,7 +30,7 @@
 //!
 //! corio_runtime::block_on(async {
 //!     // 1. Bind: port 0 lets the OS pick a free port.
-//!     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+//!     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
 //!     let addr = listener.local_addr().unwrap();
 //!
 //!     // 2. Serve: one task per connection, echoing until end of stream.
@@ -83,6 +85,7 @@ pub mod net;
 pub mod rpc;
 
 mod accept;
+mod addr;
 mod split;
 mod stream;
 mod tcp;

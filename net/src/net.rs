@@ -11,11 +11,15 @@
 //!   [`UnixDatagram`].
 //! * `split.rs`: the read and write halves, written once for both stream
 //!   types.
+//! * `addr.rs`: [`ToSocketAddrs`] (what `bind` and `connect` accept) and
+//!   [`lookup_host`]: literal addresses parse at once, names resolve on the
+//!   blocking pool so `getaddrinfo` never blocks the runtime.
 //!
 //! Errors are `std::io::Error` straight from the OS: a reset peer is
 //! `ConnectionReset`, nothing listening is `ConnectionRefused`, and a peer
 //! that shut down its write side is `Ok(0)` on read.
 
+pub use crate::addr::{lookup_host, ToSocketAddrs};
 pub use crate::tcp::{
     Incoming, ListenOptions, OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpListener, TcpStream,
     WriteHalf,

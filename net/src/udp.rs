@@ -2,8 +2,9 @@
 //!
 //! Each `send_to` / `recv_from` moves one whole datagram. The waiting works
 //! like a stream's: try the syscall, and on `WouldBlock` park until the
-//! reactor reports the socket ready. `bind` and `connect` never block (a UDP
-//! "connect" only records the default peer), so they are plain functions.
+//! reactor reports the socket ready. `bind`, `connect` and `send_to` accept
+//! host names too, so they are `async`: a name is looked up on the blocking
+//! pool first (a literal address parses at once; see [`ToSocketAddrs`]).
 
 use std::fmt;
 use std::future::poll_fn;
@@ -14,6 +15,8 @@ use std::task::{Context, Poll};
 
 use corio_runtime::reactor::IoSource;
 
+use crate::addr::{self, ToSocketAddrs};
+
 /// A UDP socket.
 ///
 /// # Examples
@@ -22,8 +25,8 @@ use corio_runtime::reactor::IoSource;
 /// use corio_net::net::UdpSocket;
 ///
 /// corio_runtime::block_on(async {
-///     let a = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-///     let b = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
 ///     a.send_to(b"ping", b.local_addr().unwrap()).await.unwrap();
 ///     let mut buf = [0u8; 16];
 ///     let (n, from) = b.recv_from(&mut buf).await.unwrap();
@@ -41,17 +44,26 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
-    /// Binds a socket to `addr` (port 0 picks a free port).
+    /// Binds a socket to `addr` (port 0 picks a free port); each address a
+    /// name resolves to is tried in turn.
     ///
     /// # Errors
     ///
-    /// The error of `socket(2)` or `bind(2)`.
+    /// The error of the lookup, or of `socket(2)` or `bind(2)` for the last
+    /// address tried.
     ///
     /// # Panics
     ///
     /// Panics when called outside a corio runtime.
-    pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
-        Ok(UdpSocket { io: IoSource::new(mio::net::UdpSocket::bind(addr)?)? })
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        let addrs = addr::resolve(&addr).await?;
+        addr::try_each(addrs, |addr| {
+            std::future::ready(
+                mio::net::UdpSocket::bind(addr)
+                    .and_then(|socket| Ok(UdpSocket { io: IoSource::new(socket)? })),
+            )
+        })
+        .await
     }
 
     /// Wraps a `std` socket (switching it to non-blocking mode).
@@ -69,21 +81,25 @@ impl UdpSocket {
     }
 
     /// Sets the default peer for [`send`](UdpSocket::send) and the only
-    /// source [`recv`](UdpSocket::recv) accepts datagrams from.
+    /// source [`recv`](UdpSocket::recv) accepts datagrams from; the first
+    /// address of a name that `connect(2)` accepts wins.
     ///
     /// # Errors
     ///
-    /// The error of `connect(2)`.
-    pub fn connect(&self, addr: SocketAddr) -> io::Result<()> {
-        self.io.get_ref().connect(addr)
+    /// The error of the lookup, or of `connect(2)` for the last address tried.
+    pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let addrs = addr::resolve(&addr).await?;
+        addr::try_each(addrs, |addr| std::future::ready(self.io.get_ref().connect(addr))).await
     }
 
-    /// Sends one datagram to `target`; returns the bytes sent.
+    /// Sends one datagram to `target`; returns the bytes sent. A name is
+    /// looked up first and its first address used (as tokio does).
     ///
     /// # Errors
     ///
-    /// The error of `sendto(2)`.
-    pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+    /// The error of the lookup, or of `sendto(2)`.
+    pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
+        let target = addr::first(&target).await?;
         poll_fn(|cx| self.poll_send_to(cx, buf, target)).await
     }
 

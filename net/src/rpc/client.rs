@@ -32,7 +32,7 @@ use super::outbox::Outbox;
 use super::RpcError;
 use crate::frame::{self, Decoder, FrameRef, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
 use crate::io::AsyncReadExt;
-use crate::net::TcpStream;
+use crate::net::{TcpStream, ToSocketAddrs};
 
 /// Size of the reader's buffer, hence of its largest single read.
 const READ_BUFFER: usize = 64 * 1024;
@@ -45,7 +45,7 @@ const READ_BUFFER: usize = 64 * 1024;
 /// use corio_net::rpc::Client;
 ///
 /// corio_runtime::block_on(async {
-///     let client = Client::connect("127.0.0.1:7878".parse().unwrap()).await.unwrap();
+///     let client = Client::connect("127.0.0.1:7878").await.unwrap();
 ///     let answer = client.call("echo", b"hello").await.unwrap();
 ///     assert_eq!(answer, b"hello");
 /// });
@@ -94,11 +94,13 @@ enum Slot {
 
 impl Client {
     /// Connects with default options (no default timeout, 16 MiB frames).
+    /// `addr` is anything [`ToSocketAddrs`] accepts, as for
+    /// [`TcpStream::connect`].
     ///
     /// # Errors
     ///
-    /// The error of `connect(2)`.
-    pub async fn connect(addr: SocketAddr) -> io::Result<Client> {
+    /// The error of the lookup or of `connect(2)`.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<Client> {
         Client::builder().connect(addr).await
     }
 
@@ -184,12 +186,12 @@ impl ClientBuilder {
     ///
     /// # Errors
     ///
-    /// The error of `connect(2)`.
+    /// The error of the lookup or of `connect(2)`.
     ///
     /// # Panics
     ///
     /// Outside a corio runtime.
-    pub async fn connect(self, addr: SocketAddr) -> io::Result<Client> {
+    pub async fn connect(self, addr: impl ToSocketAddrs) -> io::Result<Client> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let peer = stream.peer_addr()?;

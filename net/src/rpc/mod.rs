@@ -26,7 +26,7 @@
 //! use corio_net::rpc::{Client, Server};
 //!
 //! corio_runtime::block_on(async {
-//!     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+//!     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
 //!     let addr = listener.local_addr().unwrap();
 //!     let server = Server::new().route("add", |request| async move {
 //!         let sum: u32 = request.payload().iter().map(|&b| u32::from(b)).sum();
@@ -50,7 +50,7 @@
 //! use corio_net::rpc::{Client, Server};
 //!
 //! corio_runtime::block_on(async {
-//!     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+//!     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
 //!     let addr = listener.local_addr().unwrap();
 //!     let server = Server::new().route_typed("add", |numbers: Vec<u32>, _request| async move {
 //!         Ok(numbers.iter().sum::<u32>())

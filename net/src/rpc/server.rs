@@ -114,7 +114,7 @@ impl Request {
 /// use corio_net::rpc::Server;
 ///
 /// corio_runtime::block_on(async {
-///     let listener = TcpListener::bind("127.0.0.1:7878".parse().unwrap()).unwrap();
+///     let listener = TcpListener::bind("127.0.0.1:7878").await.unwrap();
 ///     Server::new()
 ///         .route("echo", |request| async move { Ok(request.into_payload()) })
 ///         .serve(listener)

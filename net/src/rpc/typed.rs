@@ -29,7 +29,7 @@ impl Client {
     /// use corio_net::rpc::Client;
     ///
     /// corio_runtime::block_on(async {
-    ///     let client = Client::connect("127.0.0.1:7878".parse().unwrap()).await.unwrap();
+    ///     let client = Client::connect("127.0.0.1:7878").await.unwrap();
     ///     let sum: u64 = client.call_typed("add", &(2u64, 40u64)).await.unwrap();
     ///     assert_eq!(sum, 42);
     /// });
@@ -65,7 +65,7 @@ impl Server {
     /// use corio_net::rpc::Server;
     ///
     /// corio_runtime::block_on(async {
-    ///     let listener = TcpListener::bind("127.0.0.1:7878".parse().unwrap()).unwrap();
+    ///     let listener = TcpListener::bind("127.0.0.1:7878").await.unwrap();
     ///     Server::new()
     ///         .route_typed("add", |(a, b): (u64, u64), _request| async move { Ok(a + b) })
     ///         .serve(listener)

@@ -22,6 +22,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::TcpStream;
 use crate::accept::Acceptor;
+use crate::addr::{self, ToSocketAddrs};
 
 /// Options for [`TcpListener::bind_with`].
 ///
@@ -32,7 +33,7 @@ use crate::accept::Acceptor;
 ///
 /// corio_runtime::block_on(async {
 ///     let options = ListenOptions::new().backlog(128).reuse_port(true);
-///     let listener = TcpListener::bind_with("127.0.0.1:0".parse().unwrap(), options).unwrap();
+///     let listener = TcpListener::bind_with("127.0.0.1:0", options).await.unwrap();
 ///     assert_ne!(listener.local_addr().unwrap().port(), 0);
 /// });
 /// ```
@@ -119,7 +120,7 @@ impl Default for ListenOptions {
 /// use corio_net::net::{TcpListener, TcpStream};
 ///
 /// corio_runtime::block_on(async {
-///     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
 ///     let addr = listener.local_addr().unwrap();
 ///     corio_runtime::spawn(async move {
 ///         let (mut conn, _peer) = listener.accept().await.unwrap();
@@ -146,18 +147,20 @@ impl TcpListener {
     /// Binds a listener to `addr` (IPv4 or IPv6; port 0 picks a free port)
     /// with the default [`ListenOptions`].
     ///
-    /// Binding never blocks, so this is a plain function.
+    /// `addr` is anything [`ToSocketAddrs`] accepts: a literal binds at once,
+    /// a name (`"localhost:8080"`) is looked up on the blocking pool first,
+    /// and each address it names is tried in turn until one binds.
     ///
     /// # Errors
     ///
-    /// The error of `socket(2)`, `bind(2)` or `listen(2)`, for example
-    /// `AddrInUse`.
+    /// The error of the lookup, or of `socket(2)`, `bind(2)` or `listen(2)`
+    /// for the last address tried, for example `AddrInUse`.
     ///
     /// # Panics
     ///
     /// Panics when called outside a corio runtime.
-    pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-        TcpListener::bind_with(addr, ListenOptions::default())
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        TcpListener::bind_with(addr, ListenOptions::default()).await
     }
 
     /// Binds a listener to `addr` with `options`.
@@ -170,7 +173,12 @@ impl TcpListener {
     /// # Panics
     ///
     /// Panics when called outside a corio runtime.
-    pub fn bind_with(addr: SocketAddr, options: ListenOptions) -> io::Result<TcpListener> {
+    pub async fn bind_with(addr: impl ToSocketAddrs, options: ListenOptions) -> io::Result<TcpListener> {
+        let addrs = addr::resolve(&addr).await?;
+        addr::try_each(addrs, |addr| std::future::ready(TcpListener::bind_addr(addr, options))).await
+    }
+
+    fn bind_addr(addr: SocketAddr, options: ListenOptions) -> io::Result<TcpListener> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_nonblocking(true)?;
         // Rebinding a port with connections in TIME_WAIT is what servers want.
@@ -274,7 +282,7 @@ impl AsRawFd for TcpListener {
 /// use corio_net::net::TcpListener;
 ///
 /// corio_runtime::block_on(async {
-///     let listener = TcpListener::bind("127.0.0.1:7000".parse().unwrap()).unwrap();
+///     let listener = TcpListener::bind("127.0.0.1:7000").await.unwrap();
 ///     let mut incoming = listener.incoming();
 ///     while let Some(stream) = incoming.next().await {
 ///         let stream = stream.unwrap();

@@ -24,6 +24,7 @@ use corio_runtime::reactor::IoSource;
 use socket2::{SockRef, TcpKeepalive};
 
 use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use crate::addr::{self, ToSocketAddrs};
 use crate::io::{AsyncRead, AsyncWrite};
 use crate::stream;
 
@@ -39,7 +40,7 @@ use crate::stream;
 /// use corio_net::net::TcpStream;
 ///
 /// corio_runtime::block_on(async {
-///     let mut stream = TcpStream::connect("127.0.0.1:7000".parse().unwrap()).await?;
+///     let mut stream = TcpStream::connect("127.0.0.1:7000").await?;
 ///     stream.write_all(b"ping").await?;
 ///     let mut reply = [0u8; 4];
 ///     stream.read_exact(&mut reply).await?;
@@ -65,21 +66,32 @@ pub struct TcpStream {
 impl TcpStream {
     /// Opens a connection to `addr`.
     ///
+    /// `addr` is anything [`ToSocketAddrs`] accepts: a literal connects at
+    /// once, a name (`"localhost:7000"`) is looked up on the blocking pool
+    /// first, and each address it names is tried in turn until one accepts.
+    ///
     /// # Errors
     ///
-    /// The OS error of the connection attempt: `ConnectionRefused` when
-    /// nothing listens there, `TimedOut` after the kernel's SYN retries, ...
+    /// The error of the lookup, or the OS error of the last connection
+    /// attempt: `ConnectionRefused` when nothing listens there, `TimedOut`
+    /// after the kernel's SYN retries, ...
     ///
     /// # Panics
     ///
     /// Panics when polled outside a corio runtime.
-    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let addrs = addr::resolve(&addr).await?;
+        addr::try_each(addrs, TcpStream::connect_addr).await
+    }
+
+    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
         stream::finish_connect(&stream.io, |s| s.take_error(), |s| s.peer_addr().map(drop)).await?;
         Ok(stream)
     }
 
-    /// Opens a connection to `addr`, giving up after `timeout`.
+    /// Opens a connection to `addr`, giving up after `timeout` (which
+    /// covers the lookup of a name and every address tried).
     ///
     /// # Errors
     ///
@@ -90,12 +102,12 @@ impl TcpStream {
     ///
     /// The timeout runs on the runtime's clock: on a runtime with virtual
     /// time it fires as soon as every task waits.
-    pub async fn connect_timeout(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    pub async fn connect_timeout(addr: impl ToSocketAddrs, timeout: Duration) -> io::Result<TcpStream> {
         match corio_runtime::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(result) => result,
             Err(_elapsed) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("connecting to {addr} timed out after {timeout:?}"),
+                format!("connecting timed out after {timeout:?}"),
             )),
         }
     }
