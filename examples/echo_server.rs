@@ -1,7 +1,8 @@
 //! An echo server: one task per connection, all on one thread.
 //!
-//! Shows the basic server shape: bind a [`TcpListener`], `accept` in a loop,
-//! `spawn` a task per connection. Each task reads up to 4 KiB and writes it
+//! Shows the basic server shape: bind a [`TcpListener`], `accept` in a loop
+//! (`shutdown::serve`, which also ends it on a signal), `spawn` a task per
+//! connection. Each task reads up to 4 KiB and writes it
 //! back until the client closes; while it waits for the socket it is
 //! suspended, costing no thread and no CPU.
 //!
@@ -13,14 +14,26 @@
 //! nc 127.0.0.1 7000
 //! ```
 //!
-//! It runs until interrupted (Ctrl-C).
+//! It runs until SIGINT (Ctrl-C) or SIGTERM, then shuts down gracefully
+//! (`examples/shutdown/mod.rs`): it stops accepting, lets each open
+//! connection go on until its client closes it (for up to 10 s), and exits 0.
 
-use std::net::SocketAddr;
+#[path = "shutdown/mod.rs"]
+#[allow(dead_code)] // an echo only needs the connection count, not the stop flag
+mod shutdown;
+
+use std::time::Duration;
 
 use corio::io::{AsyncReadExt, AsyncWriteExt};
 use corio::net::{TcpListener, TcpStream};
 
-async fn serve(mut stream: TcpStream) -> std::io::Result<()> {
+/// How long open connections may go on once a stop signal arrived.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// Echoes until the client closes. An echo has no requests to finish, so a
+/// stopping server lets it run until the client is done (or the grace
+/// period ends); `_shutdown` only marks the connection as still open.
+async fn serve(mut stream: TcpStream, _shutdown: shutdown::Shutdown) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut buf = [0u8; 4096];
     loop {
@@ -33,21 +46,20 @@ async fn serve(mut stream: TcpStream) -> std::io::Result<()> {
 }
 
 fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:7000".into())
-        .parse()
-        .expect("usage: echo_server [ADDRESS:PORT]");
+    // A literal address or a host name (looked up off the runtime thread).
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:7000".into());
     corio::block_on(async {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = TcpListener::bind(addr.as_str()).await?;
+        let signals = shutdown::signals()?;
         println!("echo server listening on {}", listener.local_addr()?);
-        loop {
-            let (stream, peer) = listener.accept().await?;
+        shutdown::serve("echo server", listener, signals, GRACE, |stream, shutdown| {
+            let peer = stream.peer_addr().map_or_else(|_| "?".into(), |p| p.to_string());
             corio::spawn(async move {
-                if let Err(error) = serve(stream).await {
+                if let Err(error) = serve(stream, shutdown).await {
                     eprintln!("{peer}: {error}");
                 }
             });
-        }
+        })
+        .await
     })
 }

@@ -2,7 +2,10 @@
 //!
 //! Shows routes sharing state without locks (every handler runs on the
 //! server's one thread, so an `Rc<RefCell<HashMap>>` is enough), application
-//! error codes, deadlines, and graceful shutdown triggered by a call.
+//! error codes, deadlines, and graceful shutdown triggered by a call or by
+//! SIGINT (Ctrl-C) / SIGTERM: the server stops accepting, answers requests
+//! that still arrive with a `shutting down` error (code 7), lets calls in
+//! flight finish, and exits 0.
 //!
 //! Two terminals:
 //!
@@ -22,7 +25,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::poll_fn;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
@@ -30,13 +32,16 @@ use std::time::Duration;
 
 use corio::net::TcpListener;
 use corio::rpc::{Client, RpcError, Server};
+use corio::signal::{SignalKind, Signals};
+use corio::{race, Either};
 
 /// Application error code: no such key.
 const NOT_FOUND: u16 = corio::frame::code::APPLICATION;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let addr = args.get(1).and_then(|a| a.parse::<SocketAddr>().ok());
+    // An address literal or a host name (looked up off the runtime thread).
+    let addr = args.get(1).cloned();
     match (args.first().map(String::as_str), addr) {
         (Some("server"), Some(addr)) => server(addr),
         (Some("client"), Some(addr)) if args.len() >= 3 => client(addr, &args[2..]),
@@ -51,16 +56,28 @@ fn main() -> ExitCode {
 
 type Store = Rc<RefCell<BTreeMap<String, Vec<u8>>>>;
 
-fn server(addr: SocketAddr) -> ExitCode {
+fn server(addr: String) -> ExitCode {
     corio::block_on(async move {
-        let listener = match TcpListener::bind(addr).await {
+        let listener = match TcpListener::bind(addr.as_str()).await {
             Ok(listener) => listener,
             Err(error) => {
                 eprintln!("cannot listen on {addr}: {error}");
                 return ExitCode::FAILURE;
             }
         };
-        println!("rpc_kv listening on {addr}");
+        // Installed before we announce ourselves: from then on SIGINT and
+        // SIGTERM mean "shut down gracefully", never "die on the spot".
+        let mut signals = match Signals::new([SignalKind::interrupt(), SignalKind::terminate()]) {
+            Ok(signals) => signals,
+            Err(error) => {
+                eprintln!("cannot install signal handlers: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match listener.local_addr() {
+            Ok(local) => println!("rpc_kv listening on {local}"),
+            Err(_) => println!("rpc_kv listening on {addr}"),
+        }
         let store = Store::default();
         let stop = Stop::default();
         let (get, set, del, keys) = (store.clone(), store.clone(), store.clone(), store);
@@ -92,7 +109,13 @@ fn server(addr: SocketAddr) -> ExitCode {
                 trigger.fire();
                 async { Ok(b"bye".to_vec()) }
             });
-        match server.serve_with_shutdown(listener, stop.wait()).await {
+        let shutdown = async move {
+            match race(stop.wait(), signals.recv()).await {
+                Either::Left(()) => eprintln!("rpc_kv: shutting down (requested by a call)"),
+                Either::Right(signal) => eprintln!("rpc_kv: shutting down ({:?})", signal.ok()),
+            }
+        };
+        match server.serve_with_shutdown(listener, shutdown).await {
             Ok(()) => {
                 println!("rpc_kv stopped cleanly");
                 ExitCode::SUCCESS
@@ -105,7 +128,7 @@ fn server(addr: SocketAddr) -> ExitCode {
     })
 }
 
-fn client(addr: SocketAddr, command: &[String]) -> ExitCode {
+fn client(addr: String, command: &[String]) -> ExitCode {
     let (method, payload) = match command {
         [m, key] if m == "get" || m == "del" => (m.as_str(), key.as_bytes().to_vec()),
         [m, key, value] if m == "set" => (m.as_str(), [key.as_bytes(), b"\0", value.as_bytes()].concat()),
@@ -116,13 +139,14 @@ fn client(addr: SocketAddr, command: &[String]) -> ExitCode {
         }
     };
     corio::block_on(async move {
-        let client = match Client::builder().default_timeout(Duration::from_secs(5)).connect(addr).await {
-            Ok(client) => client,
-            Err(error) => {
-                eprintln!("cannot connect to {addr}: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
+        let client =
+            match Client::builder().default_timeout(Duration::from_secs(5)).connect(addr.as_str()).await {
+                Ok(client) => client,
+                Err(error) => {
+                    eprintln!("cannot connect to {addr}: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
         match client.call(method, &payload).await {
             Ok(answer) => {
                 println!("{}", String::from_utf8_lossy(&answer));

@@ -22,6 +22,11 @@
 //! `--idle-timeout` (seconds a keep-alive connection may sit idle, default 60),
 //! `--max-header` (bytes, default 8192).
 //!
+//! SIGINT (Ctrl-C) or SIGTERM stops it gracefully (`examples/shutdown/mod.rs`):
+//! no new connections; idle keep-alive connections close at once; one with a
+//! request under way receives the rest of it (within the header timeout),
+//! answers it, and closes; then it exits 0.
+//!
 //! This file is the corio half: sockets, the connection loop with its
 //! deadlines, and the `/stats` body. Parsing, routing and responses are in
 //! `examples/http/protocol.rs`, shared with `http_server_tokio`, the same
@@ -32,32 +37,37 @@
 
 #[path = "../http/protocol.rs"]
 mod protocol;
+#[path = "../shutdown/mod.rs"]
+mod shutdown;
 
 use std::time::Duration;
 
 use corio::io::{AsyncReadExt, AsyncWriteExt};
 use corio::net::{TcpListener, TcpStream};
 use corio::time::{timeout_at, Instant};
+use corio::{race, Either};
 
 use protocol::{response, Config, Next};
+use shutdown::Shutdown;
+
+/// How long open connections may finish their requests once a stop signal arrived.
+const GRACE: Duration = Duration::from_secs(10);
 
 fn main() {
     let config = protocol::parse_args("http_server");
     corio::block_on(async move {
         let listener = TcpListener::bind(config.addr).await.expect("bind");
+        let signals = shutdown::signals().expect("signal handlers");
         println!("http_server listening on http://{}", listener.local_addr().unwrap());
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    corio::spawn(serve(stream, config));
-                }
-                Err(e) => eprintln!("http_server: accept failed: {e}"),
-            }
-        }
+        shutdown::serve("http_server", listener, signals, GRACE, |stream, shutdown| {
+            corio::spawn(serve(stream, config, shutdown));
+        })
+        .await
+        .expect("signal stream");
     });
 }
 
-async fn serve(mut stream: TcpStream, config: Config) {
+async fn serve(mut stream: TcpStream, config: Config, mut shutdown: Shutdown) {
     let _ = stream.set_nodelay(true);
     let mut input: Vec<u8> = Vec::with_capacity(4096);
     let mut output: Vec<u8> = Vec::with_capacity(4096);
@@ -76,7 +86,8 @@ async fn serve(mut stream: TcpStream, config: Config) {
             }
             output.clear();
         }
-        if next == Next::Close {
+        // Stopping: done once no request is under way (the answers are out).
+        if next == Next::Close || (input.is_empty() && shutdown.is_requested()) {
             lingering_close(stream).await;
             return;
         }
@@ -89,7 +100,18 @@ async fn serve(mut stream: TcpStream, config: Config) {
             request_deadline = Some(Instant::now() + config.header_timeout);
         }
         let deadline = request_deadline.unwrap_or_else(|| Instant::now() + config.idle_timeout);
-        let n = match timeout_at(deadline, stream.read(&mut chunk)).await {
+        let read = timeout_at(deadline, stream.read(&mut chunk));
+        let read = if input.is_empty() {
+            // Idle keep-alive: a stop request ends the wait too. (Reading
+            // first: a request that has arrived is still served.)
+            match race(read, shutdown.requested()).await {
+                Either::Left(read) => read,
+                Either::Right(()) => continue,
+            }
+        } else {
+            read.await
+        };
+        let n = match read {
             Ok(Ok(0)) | Ok(Err(_)) => return,
             Ok(Ok(n)) => n,
             Err(_elapsed) => {

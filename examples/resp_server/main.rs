@@ -20,6 +20,10 @@
 //! Flags: `--addr` (default 127.0.0.1), `--port` (default 6380),
 //! `--max-bulk` (bytes, default 512 MiB like Redis).
 //!
+//! SIGINT (Ctrl-C) or SIGTERM stops it gracefully (`examples/shutdown/mod.rs`):
+//! no new connections; each open one answers the commands it has received
+//! (finishing one that is half-received) and closes; then it exits 0.
+//!
 //! This file is the corio half: sockets, the connection loop and expiry
 //! timers. The parser, the command table and the store are in
 //! `examples/resp/protocol.rs`, shared with `resp_server_tokio`, the same
@@ -30,15 +34,21 @@
 
 #[path = "../resp/protocol.rs"]
 mod protocol;
+#[path = "../shutdown/mod.rs"]
+mod shutdown;
 
 use std::time::Duration;
 
 use corio::io::{AsyncReadExt, AsyncWriteExt};
 use corio::net::{TcpListener, TcpStream};
 use corio::time::{sleep_until, Instant};
-use corio::JoinHandle;
+use corio::{race, Either, JoinHandle};
 
 use protocol::{Db, Flow, Timers};
+use shutdown::Shutdown;
+
+/// How long open connections may finish their commands once a stop signal arrived.
+const GRACE: Duration = Duration::from_secs(10);
 
 /// Key expiry on corio: a task per key that sleeps until the deadline.
 struct CorioTimers;
@@ -62,27 +72,41 @@ fn main() {
     let config = protocol::parse_args("resp_server");
     corio::block_on(async move {
         let listener = TcpListener::bind(config.addr).await.expect("bind");
+        let signals = shutdown::signals().expect("signal handlers");
         println!("resp_server listening on {}", listener.local_addr().unwrap());
         let db = Db::<CorioTimers>::default();
-        loop {
-            match listener.accept().await {
-                Ok((stream, _peer)) => {
-                    corio::spawn(serve(stream, db.clone(), config.max_bulk));
-                }
-                Err(e) => eprintln!("resp_server: accept failed: {e}"),
-            }
-        }
+        shutdown::serve("resp_server", listener, signals, GRACE, |stream, shutdown| {
+            corio::spawn(serve(stream, db.clone(), config.max_bulk, shutdown));
+        })
+        .await
+        .expect("signal stream");
     });
 }
 
 /// One connection: read, execute every complete command, answer in one write.
-async fn serve(mut stream: TcpStream, db: Db<CorioTimers>, max_bulk: usize) {
+/// Once the server is stopping, a connection with no command half-received
+/// closes (after answering everything it read).
+async fn serve(mut stream: TcpStream, db: Db<CorioTimers>, max_bulk: usize, mut shutdown: Shutdown) {
     let _ = stream.set_nodelay(true);
     let mut input: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut output: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
-        let n = match stream.read(&mut chunk).await {
+        let read = if input.is_empty() {
+            if shutdown.is_requested() {
+                lingering_close(stream).await;
+                return;
+            }
+            // Idle between commands: a stop request ends the wait too.
+            // (Reading first: a command that has arrived is still served.)
+            match race(stream.read(&mut chunk), shutdown.requested()).await {
+                Either::Left(read) => read,
+                Either::Right(()) => continue,
+            }
+        } else {
+            stream.read(&mut chunk).await
+        };
+        let n = match read {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
