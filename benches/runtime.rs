@@ -13,6 +13,11 @@
 //! - `timers_100k`: arm 100,000 one-minute sleeps (each polled once, so it
 //!   registers) and cancel them by dropping. async-executor has no timers of
 //!   its own, so that column uses `async_io::Timer`, smol's timer.
+//! - `spawn_blocking_1k`: one task runs 1,000 trivial closures on the
+//!   blocking pool, one after another, awaiting each: the round trip to a
+//!   pool thread and back (queue, condvar wake, remote wake of the task).
+//!   Both pools are warm after the first iteration (idle threads wait 10 s
+//!   before exiting). corio and tokio only.
 //!
 //! Run it pinned to one core, on an otherwise quiet machine:
 //!
@@ -39,6 +44,7 @@ const YIELDS: u64 = 1_000_000;
 const TIMERS: usize = 100_000;
 /// Far enough out that no timer fires during a run.
 const TIMER_DELAY: Duration = Duration::from_secs(60);
+const BLOCKING_JOBS: u64 = 1_000;
 
 fn tokio_rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()
@@ -299,5 +305,40 @@ fn timers_100k(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, spawn_complete, wake_pingpong, yield_1m, timers_100k);
+// ---------------------------------------------------------------- spawn_blocking_1k
+
+fn spawn_blocking_1k(c: &mut Criterion) {
+    let mut group = configure(c, "spawn_blocking_1k", BLOCKING_JOBS);
+
+    let rt = corio::Runtime::new().unwrap();
+    group.bench_function("corio", |b| {
+        b.iter(|| {
+            rt.block_on(rt.spawn(async {
+                let mut sum = 0;
+                for i in 0..BLOCKING_JOBS {
+                    sum += corio::spawn_blocking(move || black_box(i)).await.unwrap();
+                }
+                black_box(sum)
+            }))
+            .unwrap()
+        })
+    });
+
+    let rt = tokio_rt();
+    group.bench_function("tokio", |b| {
+        b.iter(|| {
+            rt.block_on(rt.spawn(async {
+                let mut sum = 0;
+                for i in 0..BLOCKING_JOBS {
+                    sum += tokio::task::spawn_blocking(move || black_box(i)).await.unwrap();
+                }
+                black_box(sum)
+            }))
+            .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, spawn_complete, wake_pingpong, yield_1m, timers_100k, spawn_blocking_1k);
 criterion_main!(benches);
