@@ -266,7 +266,8 @@ impl Model {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // 256 cases by default; PROPTEST_CASES scales it (.ci/valgrind uses fewer).
+    #![proptest_config(ProptestConfig::default())]
 
     #[test]
     fn broadcast_matches_the_model(capacity in 1..5usize, ops in prop::collection::vec(op(), 1..80)) {

@@ -263,7 +263,8 @@ struct Model {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // 256 cases by default; PROPTEST_CASES scales it (.ci/valgrind uses fewer).
+    #![proptest_config(ProptestConfig::default())]
 
     #[test]
     fn watch_matches_the_model(ops in prop::collection::vec(op(), 1..60)) {

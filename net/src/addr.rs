@@ -139,7 +139,10 @@ impl ToSocketAddrsPriv for (String, u16) {
 impl ToSocketAddrs for [SocketAddr] {}
 impl ToSocketAddrsPriv for [SocketAddr] {
     fn to_lookup(&self) -> Lookup {
-        Lookup::Ready(Ok(Addrs::Many(self.to_vec().into_iter())))
+        // Owned: the addresses outlive the borrow of `self` (the lookup
+        // result is consumed after an `.await` for names).
+        let owned: Vec<SocketAddr> = self.to_vec();
+        Lookup::Ready(Ok(Addrs::Many(owned.into_iter())))
     }
 }
 

@@ -35,9 +35,20 @@
 //! 6. `handle.rs`: the thread-safe half, [`Handle`] for other threads.
 //! 7. `stats.rs`: [`Stats`].
 //! 8. [`sync`]: [`sync::oneshot`], [`sync::mpsc`], [`sync::Notify`],
-//!    [`sync::Semaphore`], built only on wakers; the cancel-safety table.
+//!    [`sync::Semaphore`], [`sync::watch`], [`sync::broadcast`], built only
+//!    on wakers; the cancel-safety table.
 //! 9. `join.rs`: [`join!`], [`join_all`], [`race`], [`select`], and
 //!    [`JoinSet`], a task group that aborts its tasks when dropped.
+//!
+//! Then what a real program needs besides sockets, each built only on the
+//! public pieces above:
+//!
+//! 10. `blocking.rs`: [`spawn_blocking`] and the per-process pool of threads
+//!     it runs closures on; a finished job wakes its task through the
+//!     task's `Waker`. [`fs`] reads and writes whole files on it.
+//! 11. [`signal`] (Unix): [`signal::Signals`], [`signal::ctrl_c`]: a
+//!     signal handler's self-pipe registered with the reactor as an
+//!     [`reactor::IoSource`].
 //!
 //! # Implementation in one paragraph
 //!
@@ -54,8 +65,8 @@
 //! # Caveats
 //!
 //! Everything runs on one thread: a task that blocks (a long computation, a
-//! blocking syscall) stalls every other task. `unsafe` is confined to
-//! `task/` and `waker.rs`.
+//! blocking syscall) stalls every other task; hand such work to
+//! [`spawn_blocking`]. `unsafe` is confined to `task/` and `waker.rs`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
