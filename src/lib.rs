@@ -1,8 +1,9 @@
 //! corio: a single-threaded stackless coroutine runtime you can read.
 //!
 //! This facade re-exports the two crates that make up corio:
-//! [`corio_runtime`] (tasks, wakers, executor, reactor, timers) and
-//! [`corio_net`] (sockets and async byte streams, as [`net`] and [`io`]).
+//! [`corio_runtime`] (tasks, wakers, executor, reactor, timers, channels,
+//! the blocking pool with [`fs`], [`signal`]s) and [`corio_net`] (sockets
+//! and async byte streams, as [`net`] and [`io`]).
 //! Start with the runtime's crate docs for the tour.
 //!
 //! ```
