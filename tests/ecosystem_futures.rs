@@ -5,14 +5,9 @@
 //! tokio's `sync` types between corio tasks; and, as the limits, the tokio
 //! pieces that need a tokio runtime and panic on corio.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use corio::net::{TcpListener, TcpStream};
-
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
 
 /// A runtime whose clock jumps to the next timer when idle: the timers in
 /// these tests cost no real time and fire in a fixed order.
@@ -27,7 +22,7 @@ fn incoming_under_futures_lite_take() {
     use futures_lite::StreamExt;
 
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let clients = corio::spawn(async move {
             let mut streams = Vec::new();
@@ -57,7 +52,7 @@ fn incoming_under_futures_util_for_each_concurrent() {
 
     const CLIENTS: usize = 4;
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let clients: Vec<_> = (0..CLIENTS)
             .map(|i| {
@@ -146,7 +141,7 @@ fn asynchronous_codec_lines_over_a_corio_tcp_stream() {
     use futures_util::{SinkExt, StreamExt};
 
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         corio::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
@@ -237,7 +232,7 @@ fn tokio_time_panics_on_corio() {
 #[should_panic(expected = "no reactor running")]
 fn tokio_net_panics_on_corio() {
     corio::block_on(async {
-        let listener = std::net::TcpListener::bind(localhost()).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let _ = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await;
     });
 }

@@ -67,13 +67,9 @@ mod corio_code_with_a_futures_helper {
     }
 }
 
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
 /// Echoes each connection until its client half-closes, then says "bye".
-fn spawn_echo_server() -> io::Result<SocketAddr> {
-    let listener = TcpListener::bind(localhost())?;
+async fn spawn_echo_server() -> io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     corio::spawn(async move {
         loop {
@@ -91,7 +87,7 @@ fn spawn_echo_server() -> io::Result<SocketAddr> {
 #[test]
 fn each_recommended_import_style_compiles_and_talks_to_the_same_server() {
     corio::block_on(async {
-        let addr = spawn_echo_server().unwrap();
+        let addr = spawn_echo_server().await.unwrap();
         let mut stream = TcpStream::connect(addr).await.unwrap();
         assert_eq!(&corio_code::ping(&mut stream).await.unwrap(), b"ping");
         assert_eq!(&futures_code::ping(&mut stream).await.unwrap(), b"ping");

@@ -8,7 +8,6 @@
 
 #![cfg(feature = "futures-io")]
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use corio::net::{TcpListener, TcpStream};
@@ -22,10 +21,6 @@ use futures_util::{AsyncReadExt, AsyncWriteExt};
 
 const CERT: &[u8] = include_bytes!("data/localhost.cert.pem");
 const KEY: &[u8] = include_bytes!("data/localhost.key.pem");
-
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
 
 fn server_config() -> Arc<ServerConfig> {
     let cert = CertificateDer::from_pem_slice(CERT).unwrap();
@@ -44,7 +39,7 @@ fn client_config(trust_our_cert: bool) -> Arc<ClientConfig> {
 #[test]
 fn futures_rustls_round_trip_over_a_corio_tcp_stream() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let acceptor = TlsAcceptor::from(server_config());
         let server = corio::spawn(async move {
@@ -80,7 +75,7 @@ fn futures_rustls_round_trip_over_a_corio_tcp_stream() {
 #[test]
 fn an_untrusted_certificate_fails_the_handshake() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let acceptor = TlsAcceptor::from(server_config());
         let server = corio::spawn(async move {

@@ -4,20 +4,14 @@
 
 #![cfg(feature = "futures-io")]
 
-use std::net::SocketAddr;
-
 use async_tungstenite::tungstenite::Message;
 use corio::net::{TcpListener, TcpStream};
 use futures_util::StreamExt;
 
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
 #[test]
 fn async_tungstenite_echo_over_a_corio_tcp_stream() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = corio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
@@ -55,7 +49,7 @@ fn async_tungstenite_echo_over_a_corio_tcp_stream() {
 #[test]
 fn a_request_without_the_upgrade_headers_is_refused() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = corio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();

@@ -9,7 +9,6 @@
 
 use std::cell::Cell;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -21,10 +20,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::rt::{Executor, Timer};
 use hyper::{Request, Response};
-
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
 
 /// Answers `GET /n` with the number of requests this service answered so
 /// far (state in an `Rc`: not `Send`), and `POST` with its body reversed.
@@ -67,7 +62,7 @@ fn big_body() -> Vec<u8> {
 #[test]
 fn http1_server_and_client_over_tcp_keep_alive_and_a_large_body() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let count = Rc::new(Cell::new(0));
         let server = corio::spawn({
@@ -135,7 +130,7 @@ fn http1_over_a_unix_stream_pair() {
 fn http2_server_and_client_multiplex_on_the_corio_executor() {
     const STREAMS: u32 = 10;
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let arrived = Rc::new(Cell::new(0u32));
         let all_arrived = Rc::new(Notify::new());
@@ -216,7 +211,7 @@ fn http2_carries_a_large_body_both_ways() {
 #[test]
 fn hyper_util_auto_serves_http1_and_http2_on_one_listener() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         corio::spawn(async move {
             let builder = Rc::new(hyper_util::server::conn::auto::Builder::new(HyperExecutor::new()));
@@ -253,7 +248,7 @@ fn hyper_util_auto_serves_http1_and_http2_on_one_listener() {
 fn header_read_timeout_fires_on_corio_virtual_time() {
     let rt = corio::Runtime::builder().virtual_time(true).build().unwrap();
     rt.block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = corio::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
@@ -309,7 +304,7 @@ fn the_timer_moves_the_deadline_of_its_own_sleeps_and_of_others() {
 #[test]
 fn a_server_that_closes_without_answering_fails_the_request() {
     corio::block_on(async {
-        let listener = TcpListener::bind(localhost()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         corio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();

@@ -50,7 +50,7 @@ const MAX_SLEEP_MS: u64 = 10_000;
 fn main() {
     let config = protocol::parse_args("hyper_server");
     corio::block_on(async move {
-        let listener = TcpListener::bind(config.addr).expect("bind");
+        let listener = TcpListener::bind(config.addr).await.expect("bind");
         println!("hyper_server listening on http://{}", listener.local_addr().unwrap());
 
         let mut builder = auto::Builder::new(HyperExecutor::new());

@@ -29,7 +29,7 @@
 //! use hyper::body::Bytes;
 //!
 //! corio_runtime::block_on(async {
-//!     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+//!     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
 //!     let addr = listener.local_addr().unwrap();
 //!     corio_runtime::spawn(async move {
 //!         let (stream, _) = listener.accept().await.unwrap();
