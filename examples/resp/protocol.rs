@@ -1,31 +1,65 @@
-//! The runtime-independent half of the RESP2 server, shared by
+//! The runtime-independent half of the Redis-protocol server, shared by
 //! `resp_server` (corio) and `resp_server_tokio` (tokio) through
 //! `#[path = "../resp/protocol.rs"] mod protocol;`, so that a benchmark of
 //! the two compares runtimes, not two programs.
 //!
-//! What lives here: the flags, the RESP parser (it borrows the arguments
-//! from the read buffer, nothing is copied until a value is stored), the
-//! command table, and the store. What each runtime supplies: sockets, the
-//! connection loop, and one expiry timer per key ([`Timers`]).
+//! What lives here: the flags, the request parser, and [`Connection`], which
+//! turns the bytes a client sent into the bytes to send back. The command
+//! table is in `commands.rs`, the key space in `store.rs`. What each runtime
+//! supplies: sockets, the loop that moves bytes between a socket and a
+//! [`Connection`], and one expiry timer per key ([`Timers`]).
+//!
+//! The parser follows redis-server 7 (`processMultibulkBuffer` and
+//! `processInlineBuffer` in its networking.c) down to its error texts, so a
+//! client sees the same answers from both; `tests/resp_differential.rs`
+//! checks that against a real redis-server. It is resumable: a command that
+//! arrives in pieces is parsed once, each read continuing where the last one
+//! stopped, so a huge command costs the same however it is split.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+#[path = "commands.rs"]
+mod commands;
+#[path = "store.rs"]
+mod store;
+
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::rc::Rc;
-use std::time::{Duration, Instant};
 
-/// Most arguments one command may have (Redis uses the same bound).
-const MAX_ARGS: usize = 1024 * 1024;
-/// Longest inline command or header line before the request is refused.
-const MAX_LINE: usize = 64 * 1024;
+pub use store::{Db, Expiry, Timers};
+
+/// Longest inline command, or length line, before the request is refused
+/// (Redis' `PROTO_INLINE_MAX_SIZE`).
+pub const MAX_LINE: usize = 64 * 1024;
+/// Most arguments one command may have (Redis: `INT_MAX`).
+pub const MAX_ARGS: i64 = i32::MAX as i64;
+/// Once this much output is waiting to be sent, the connection stops
+/// executing commands until it has been written (backpressure: a client
+/// that sends `GET big` a hundred times and never reads holds one reply in
+/// memory, not a hundred).
+pub const OUTPUT_LIMIT: usize = 64 * 1024;
+/// Buffers that grew past this for one big value are given back once empty.
+const KEEP_CAPACITY: usize = 1024 * 1024;
 
 pub struct Config {
     pub addr: SocketAddr,
+    /// Longest bulk string (argument) accepted: Redis' `proto-max-bulk-len`.
     pub max_bulk: usize,
+    /// Most bytes one unfinished command may occupy before the connection is
+    /// closed: Redis' `client-query-buffer-limit`.
+    pub max_query: usize,
 }
 
-/// `--addr`, `--port`, `--max-bulk`; on a bad flag, prints why and exits 2.
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 6380)),
+            max_bulk: 512 * 1024 * 1024,
+            max_query: 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// `--addr`, `--port`, `--max-bulk`, `--max-query`; on a bad flag, prints
+/// why and exits 2.
 pub fn parse_args(program: &str) -> Config {
     parse_flags().unwrap_or_else(|e| {
         eprintln!("{program}: {e}");
@@ -34,490 +68,567 @@ pub fn parse_args(program: &str) -> Config {
 }
 
 fn parse_flags() -> Result<Config, String> {
-    let (mut host, mut port, mut max_bulk) = ("127.0.0.1".to_string(), 6380u16, 512 * 1024 * 1024);
+    let mut config = Config::default();
+    let (mut host, mut port) = ("127.0.0.1".to_string(), 6380u16);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--addr" => host = value()?,
             "--port" => port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
-            "--max-bulk" => max_bulk = value()?.parse().map_err(|e| format!("--max-bulk: {e}"))?,
-            other => return Err(format!("unknown flag {other}; flags: --addr, --port, --max-bulk")),
+            "--max-bulk" => config.max_bulk = value()?.parse().map_err(|e| format!("--max-bulk: {e}"))?,
+            "--max-query" => config.max_query = value()?.parse().map_err(|e| format!("--max-query: {e}"))?,
+            other => {
+                return Err(format!("unknown flag {other}; flags: --addr, --port, --max-bulk, --max-query"))
+            }
         }
     }
-    let addr = format!("{host}:{port}").parse().map_err(|e| format!("bad address {host}:{port}: {e}"))?;
-    Ok(Config { addr, max_bulk })
+    config.addr = format!("{host}:{port}").parse().map_err(|e| format!("bad address {host}:{port}: {e}"))?;
+    Ok(config)
 }
 
-/// What the connection loop does after answering what was buffered.
-#[derive(PartialEq)]
+/// What the connection loop does after writing out [`Connection::output`].
+#[derive(Debug, PartialEq)]
 pub enum Flow {
-    Continue,
-    /// Write the replies, then close (QUIT, or a protocol error).
+    /// Every buffered command has been answered: read more.
+    Read,
+    /// Commands are still buffered but the output reached
+    /// [`OUTPUT_LIMIT`]: write it, then call [`Connection::answer`] again
+    /// before reading.
+    Write,
+    /// Write what is there, then close (QUIT, a protocol error, or a
+    /// command larger than the query limit).
     Close,
 }
 
-/// Executes every complete command at the front of `input`, appending the
-/// replies to `output`, and removes the executed bytes from `input`. A
-/// partial command stays buffered for the next read.
-pub fn answer_buffered<T: Timers>(
-    db: &Db<T>,
-    input: &mut Vec<u8>,
-    output: &mut Vec<u8>,
-    max_bulk: usize,
-) -> Flow {
-    let mut start = 0;
-    let mut spans = Vec::new();
-    let mut flow = Flow::Continue;
-    loop {
-        match parse_command(&input[start..], max_bulk, &mut spans) {
-            Ok(Some(used)) => {
-                let args = Args { buf: &input[start..], spans: &spans };
-                start += used;
-                if execute(db, &args, output) == Flow::Close {
-                    flow = Flow::Close;
-                    break;
+/// What one connection remembers between commands.
+pub struct Session {
+    /// RESP version of the replies: 2, or 3 after `HELLO 3`.
+    pub resp: u8,
+    /// The database `SELECT` chose.
+    pub db: usize,
+    /// `CLIENT SETNAME`'s name.
+    pub name: Option<Vec<u8>>,
+    /// `CLIENT ID`.
+    pub id: u64,
+}
+
+/// One client's buffers and state: bytes in, commands executed, bytes out.
+pub struct Connection {
+    /// Received bytes not yet executed; starts at the current command.
+    input: Vec<u8>,
+    output: Vec<u8>,
+    parser: Parser,
+    session: Session,
+    max_query: usize,
+}
+
+impl Connection {
+    pub fn new<T: Timers>(db: &Db<T>, config: &Config) -> Connection {
+        Connection {
+            input: Vec::with_capacity(16 * 1024),
+            output: Vec::with_capacity(16 * 1024),
+            parser: Parser::new(config.max_bulk),
+            session: Session { resp: 2, db: 0, name: None, id: db.next_client_id() },
+            max_query: config.max_query,
+        }
+    }
+
+    /// Appends bytes read from the socket.
+    pub fn received(&mut self, bytes: &[u8]) {
+        self.input.extend_from_slice(bytes);
+    }
+
+    /// Executes complete commands at the front of the input, appending their
+    /// replies to the output, until the input holds no complete command or
+    /// the output reaches [`OUTPUT_LIMIT`].
+    pub fn answer<T: Timers>(&mut self, db: &Db<T>) -> Flow {
+        let mut start = 0;
+        let flow = loop {
+            if self.output.len() >= OUTPUT_LIMIT {
+                break if start < self.input.len() { Flow::Write } else { Flow::Read };
+            }
+            let buf = &self.input[start..];
+            match self.parser.parse(buf) {
+                Parsed::Command(used) => {
+                    let args = self.parser.args(buf);
+                    start += used;
+                    let mut out = Reply { out: &mut self.output, resp3: self.session.resp == 3 };
+                    if commands::execute(db, &mut self.session, &args, &mut out) {
+                        break Flow::Close;
+                    }
+                }
+                Parsed::Empty(used) => start += used,
+                Parsed::Partial => {
+                    // Redis closes such a client without a reply.
+                    break if buf.len() > self.max_query { Flow::Close } else { Flow::Read };
+                }
+                Parsed::Error(message) => {
+                    let mut out = Reply { out: &mut self.output, resp3: false };
+                    out.error(&format!("ERR Protocol error: {message}"));
+                    break Flow::Close;
                 }
             }
-            Ok(None) => break,
-            Err(message) => {
-                output.extend_from_slice(format!("-ERR Protocol error: {message}\r\n").as_bytes());
-                flow = Flow::Close;
-                break;
+        };
+        // The parser's positions are relative to the start of the current
+        // command, so dropping everything before it needs no adjustment.
+        self.input.drain(..start);
+        if self.input.is_empty() && self.input.capacity() > KEEP_CAPACITY {
+            self.input = Vec::with_capacity(16 * 1024);
+        }
+        flow
+    }
+
+    /// Received bytes not yet executed (at most the query limit once
+    /// [`Connection::answer`] has returned [`Flow::Read`]); zero between
+    /// commands.
+    #[allow(dead_code)] // resp_server_tokio has no graceful stop to need it
+    pub fn buffered(&self) -> usize {
+        self.input.len()
+    }
+
+    /// The replies waiting to be written.
+    pub fn output(&self) -> &[u8] {
+        &self.output
+    }
+
+    /// Call once [`Connection::output`] has been written.
+    pub fn sent(&mut self) {
+        self.output.clear();
+        if self.output.capacity() > KEEP_CAPACITY {
+            self.output = Vec::with_capacity(16 * 1024);
+        }
+    }
+}
+
+/// What [`Parser::parse`] found at the front of the buffer.
+#[derive(Debug, PartialEq)]
+pub enum Parsed {
+    /// A whole command of this many bytes; [`Parser::args`] has its arguments.
+    Command(usize),
+    /// This many bytes that hold no command (`*0`, `*-1`, an empty line),
+    /// which Redis skips without a reply.
+    Empty(usize),
+    /// Not a whole command yet; call again with the same bytes and more.
+    Partial,
+    /// A malformed request: reply `-ERR Protocol error: <this>` and close.
+    Error(String),
+}
+
+/// Where the parser is within the command at the front of the buffer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum State {
+    /// Nothing of the command has been read.
+    Start,
+    /// `*N` was read; `left` arguments remain, the next one's `$` line at `pos`.
+    Args { left: i64 },
+    /// An argument's `$len` line was read; its bytes start at `pos`.
+    Bulk { left: i64, len: usize },
+}
+
+/// A resumable RESP request parser. It keeps its place between calls, so
+/// each byte of a command that arrives in pieces is looked at once; the
+/// caller passes the same buffer again (from the command's first byte),
+/// longer by what was read since.
+pub struct Parser {
+    max_bulk: usize,
+    state: State,
+    /// Offset of the next line or bulk to read.
+    pos: usize,
+    /// How far the search for the end of the line at `pos` has looked.
+    scanned: usize,
+    /// The line at `pos` holds a NUL before its end: Redis searches lines
+    /// with `strchr`, which stops there, so the line never ends.
+    stuck: bool,
+    /// The arguments' ranges, in the buffer (multibulk) or in `inline`.
+    spans: Vec<Range<usize>>,
+    /// An inline command's arguments, unquoted.
+    inline: Vec<u8>,
+    is_inline: bool,
+}
+
+impl Parser {
+    pub fn new(max_bulk: usize) -> Parser {
+        Parser {
+            max_bulk,
+            state: State::Start,
+            pos: 0,
+            scanned: 0,
+            stuck: false,
+            spans: Vec::new(),
+            inline: Vec::new(),
+            is_inline: false,
+        }
+    }
+
+    /// Parses the command at the front of `buf`, continuing from where the
+    /// previous call stopped if that one returned [`Parsed::Partial`].
+    pub fn parse(&mut self, buf: &[u8]) -> Parsed {
+        if self.state == State::Start {
+            match buf.first() {
+                None => return Parsed::Partial,
+                Some(b'*') => {}
+                Some(_) => return self.parse_inline(buf),
+            }
+            let Some(end) = self.find_line_end(buf) else {
+                return self.too_long(buf, "too big mbulk count string");
+            };
+            let count = match string2ll(&buf[1..end]) {
+                Some(n) if n <= MAX_ARGS => n,
+                _ => return Parsed::Error("invalid multibulk length".into()),
+            };
+            if count <= 0 {
+                self.reset();
+                return Parsed::Empty(end + 2);
+            }
+            self.spans.clear();
+            self.spans.reserve(count.min(1024) as usize);
+            self.is_inline = false;
+            self.pos = end + 2;
+            self.state = State::Args { left: count };
+        }
+        loop {
+            match self.state {
+                State::Start => unreachable!("handled above"),
+                State::Args { left } => {
+                    let Some(end) = self.find_line_end(buf) else {
+                        return self.too_long(buf, "too big bulk count string");
+                    };
+                    let line = &buf[self.pos..end];
+                    if line.first() != Some(&b'$') {
+                        let got = line.first().map_or(b'\r', |&b| b);
+                        return Parsed::Error(format!("expected '$', got '{}'", got as char));
+                    }
+                    let len = match string2ll(&line[1..]) {
+                        Some(n) if n >= 0 && n as u64 <= self.max_bulk as u64 => n as usize,
+                        _ => return Parsed::Error("invalid bulk length".into()),
+                    };
+                    self.pos = end + 2;
+                    self.state = State::Bulk { left, len };
+                }
+                State::Bulk { left, len } => {
+                    // Redis skips the two bytes after the data without
+                    // looking at them; so do we.
+                    if buf.len() - self.pos < len + 2 {
+                        return Parsed::Partial;
+                    }
+                    self.spans.push(self.pos..self.pos + len);
+                    self.pos += len + 2;
+                    if left == 1 {
+                        let used = self.pos;
+                        self.reset();
+                        return Parsed::Command(used);
+                    }
+                    self.state = State::Args { left: left - 1 };
+                }
             }
         }
     }
-    input.drain(..start);
-    flow
+
+    /// The arguments of the command [`Parser::parse`] just returned.
+    pub fn args<'a>(&'a self, buf: &'a [u8]) -> Args<'a> {
+        let buf = if self.is_inline { &self.inline[..] } else { buf };
+        Args { buf, spans: &self.spans }
+    }
+
+    fn reset(&mut self) {
+        self.state = State::Start;
+        self.pos = 0;
+        self.scanned = 0;
+        self.stuck = false;
+    }
+
+    /// The end of the line at `pos`, as Redis finds it: the first `\r`, with
+    /// at least one byte after it (which is skipped unread, like Redis).
+    fn find_line_end(&mut self, buf: &[u8]) -> Option<usize> {
+        if self.stuck {
+            return None;
+        }
+        let from = self.scanned.max(self.pos);
+        match buf[from..].iter().position(|&b| b == b'\r' || b == 0) {
+            Some(i) if buf[from + i] == 0 => {
+                self.stuck = true;
+                None
+            }
+            Some(i) if from + i + 2 <= buf.len() => {
+                self.scanned = 0;
+                Some(from + i)
+            }
+            Some(i) => {
+                self.scanned = from + i;
+                None
+            }
+            None => {
+                self.scanned = buf.len();
+                None
+            }
+        }
+    }
+
+    fn too_long(&self, buf: &[u8], message: &str) -> Parsed {
+        if buf.len() - self.pos > MAX_LINE {
+            Parsed::Error(message.into())
+        } else {
+            Parsed::Partial
+        }
+    }
+
+    /// An inline command (`PING\r\n`, as typed into telnet), split the way
+    /// Redis' `sdssplitargs` splits it: quotes and escapes are understood.
+    fn parse_inline(&mut self, buf: &[u8]) -> Parsed {
+        let newline = if self.stuck {
+            None
+        } else {
+            let from = self.scanned;
+            match buf[from..].iter().position(|&b| b == b'\n' || b == 0) {
+                Some(i) if buf[from + i] == 0 => {
+                    self.stuck = true;
+                    None
+                }
+                Some(i) => Some(from + i),
+                None => {
+                    self.scanned = buf.len();
+                    None
+                }
+            }
+        };
+        let Some(newline) = newline else {
+            return if buf.len() > MAX_LINE {
+                Parsed::Error("too big inline request".into())
+            } else {
+                Parsed::Partial
+            };
+        };
+        let end = if newline > 0 && buf[newline - 1] == b'\r' { newline - 1 } else { newline };
+        self.reset();
+        self.inline.clear();
+        self.spans.clear();
+        self.is_inline = true;
+        if split_args(&buf[..end], &mut self.inline, &mut self.spans).is_err() {
+            return Parsed::Error("unbalanced quotes in request".into());
+        }
+        if self.spans.is_empty() {
+            Parsed::Empty(newline + 1)
+        } else {
+            Parsed::Command(newline + 1)
+        }
+    }
 }
 
-/// One command's arguments, borrowed from the read buffer.
+/// C's `isspace` in the "C" locale.
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+fn hex_value(b: u8) -> u8 {
+    (b as char).to_digit(16).unwrap_or(0) as u8
+}
+
+/// Redis' `sdssplitargs`: words separated by blanks; `"..."` with `\n`,
+/// `\r`, `\t`, `\b`, `\a`, `\xHH` and `\<any>` escapes; `'...'` with `\'`.
+/// A closing quote must be followed by a blank or the end of the line.
+fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Range<usize>>) -> Result<(), ()> {
+    // The C code reads a NUL-terminated string; `at` plays the terminator.
+    let at = |i: usize| line.get(i).copied().unwrap_or(0);
+    let mut p = 0;
+    loop {
+        while p < line.len() && is_c_space(line[p]) {
+            p += 1;
+        }
+        if p >= line.len() {
+            return Ok(());
+        }
+        let start = out.len();
+        let (mut in_double, mut in_single, mut done) = (false, false, false);
+        while !done {
+            let c = at(p);
+            if in_double {
+                if c == b'\\' && at(p + 1) == b'x' && at(p + 2).is_ascii_hexdigit() && at(p + 3).is_ascii_hexdigit()
+                {
+                    out.push(hex_value(at(p + 2)) * 16 + hex_value(at(p + 3)));
+                    p += 3;
+                } else if c == b'\\' && at(p + 1) != 0 {
+                    p += 1;
+                    out.push(match at(p) {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 0x08,
+                        b'a' => 0x07,
+                        other => other,
+                    });
+                } else if c == b'"' {
+                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
+                        return Err(());
+                    }
+                    done = true;
+                } else if c == 0 {
+                    return Err(());
+                } else {
+                    out.push(c);
+                }
+            } else if in_single {
+                if c == b'\\' && at(p + 1) == b'\'' {
+                    p += 1;
+                    out.push(b'\'');
+                } else if c == b'\'' {
+                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
+                        return Err(());
+                    }
+                    done = true;
+                } else if c == 0 {
+                    return Err(());
+                } else {
+                    out.push(c);
+                }
+            } else {
+                match c {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
+                    b'"' => in_double = true,
+                    b'\'' => in_single = true,
+                    _ => out.push(c),
+                }
+            }
+            if at(p) != 0 {
+                p += 1;
+            }
+        }
+        spans.push(start..out.len());
+    }
+}
+
+/// Redis' `string2ll`: an optional `-`, then digits with no leading zero
+/// (`0` alone is fine), at most 20 bytes, within `i64`. No `+`, no spaces.
+pub fn string2ll(text: &[u8]) -> Option<i64> {
+    if text.is_empty() || text.len() >= 21 {
+        return None;
+    }
+    if text == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    match digits.first() {
+        Some(b'1'..=b'9') => {}
+        _ => return None,
+    }
+    let mut n: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    if negative {
+        if n > i64::MIN.unsigned_abs() {
+            return None;
+        }
+        Some((n as i64).wrapping_neg())
+    } else {
+        i64::try_from(n).ok()
+    }
+}
+
+/// One command's arguments, borrowed from the read buffer (or, for an
+/// inline command, from the parser's unquoted copy).
 pub struct Args<'a> {
     buf: &'a [u8],
     spans: &'a [Range<usize>],
 }
 
 impl<'a> Args<'a> {
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.spans.len()
     }
 
-    fn get(&self, i: usize) -> &'a [u8] {
+    pub fn get(&self, i: usize) -> &'a [u8] {
         &self.buf[self.spans[i].clone()]
     }
 
-    fn from(&self, first: usize) -> impl Iterator<Item = &'a [u8]> + '_ {
+    pub fn from(&self, first: usize) -> impl Iterator<Item = &'a [u8]> + '_ {
         self.spans[first..].iter().map(|span| &self.buf[span.clone()])
     }
 }
 
-/// Parses one command from the front of `buf` into `spans` (argument
-/// ranges within `buf`): `Ok(Some(bytes_used))`, `Ok(None)` if the buffer
-/// holds only part of it, or `Err(why)` for a malformed request.
-fn parse_command(
-    buf: &[u8],
-    max_bulk: usize,
-    spans: &mut Vec<Range<usize>>,
-) -> Result<Option<usize>, String> {
-    spans.clear();
-    if buf.is_empty() {
-        return Ok(None);
-    }
-    if buf[0] != b'*' {
-        return parse_inline(buf, spans);
-    }
-    let Some((count, mut pos)) = read_number_line(buf, 1)? else { return Ok(None) };
-    if count < 0 || count as usize > MAX_ARGS {
-        return Err("invalid multibulk length".into());
-    }
-    for _ in 0..count {
-        match buf.get(pos) {
-            None => return Ok(None),
-            Some(b'$') => {}
-            Some(&other) => return Err(format!("expected '$', got '{}'", other as char)),
-        }
-        let Some((len, after)) = read_number_line(buf, pos + 1)? else { return Ok(None) };
-        if len < 0 || len as usize > max_bulk {
-            return Err(format!("invalid bulk length {len} (limit {max_bulk})"));
-        }
-        let len = len as usize;
-        if buf.len() < after + len + 2 {
-            return Ok(None);
-        }
-        if &buf[after + len..after + len + 2] != b"\r\n" {
-            return Err("bulk string not terminated by CRLF".into());
-        }
-        spans.push(after..after + len);
-        pos = after + len + 2;
-    }
-    if spans.is_empty() {
-        return Err("empty command".into());
-    }
-    Ok(Some(pos))
+/// Writes replies in the connection's RESP version: RESP3 has its own null,
+/// map and set types, RESP2 spells them as `$-1` and flat arrays.
+pub struct Reply<'a> {
+    pub out: &'a mut Vec<u8>,
+    pub resp3: bool,
 }
 
-/// `<digits>\r\n` starting at `start`: the number and the index after CRLF.
-fn read_number_line(buf: &[u8], start: usize) -> Result<Option<(i64, usize)>, String> {
-    let Some(end) = find_crlf(buf, start) else {
-        return if buf.len() - start > 32 { Err("length line too long".into()) } else { Ok(None) };
-    };
-    match parse_length(&buf[start..end]) {
-        Some(n) => Ok(Some((n, end + 2))),
-        None => Err(format!("invalid length '{}'", String::from_utf8_lossy(&buf[start..end]))),
+impl Reply<'_> {
+    pub fn simple(&mut self, s: &str) {
+        self.out.push(b'+');
+        self.out.extend_from_slice(s.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
     }
-}
 
-/// A length line's number: optional `-`, then 1 to 18 ASCII digits (no
-/// overflow possible). Hand-rolled because it runs twice per argument.
-fn parse_length(text: &[u8]) -> Option<i64> {
-    let (negative, digits) = match text.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, text),
-    };
-    if digits.is_empty() || digits.len() > 18 {
-        return None;
+    /// An error reply. Like Redis, CR and LF inside become spaces, so a
+    /// message that quotes the client's bytes stays one line.
+    pub fn error(&mut self, s: &str) {
+        self.error_bytes(s.as_bytes());
     }
-    let mut n: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + i64::from(d - b'0');
+
+    pub fn error_bytes(&mut self, s: &[u8]) {
+        self.out.push(b'-');
+        self.out.extend(s.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        self.out.extend_from_slice(b"\r\n");
     }
-    Some(if negative { -n } else { n })
-}
 
-fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
-    let rest = buf.get(from..)?;
-    let cr = rest.iter().position(|&b| b == b'\r')?;
-    match rest.get(cr + 1) {
-        Some(b'\n') => Some(from + cr),
-        Some(_) => find_crlf(buf, from + cr + 1),
-        None => None,
+    pub fn integer(&mut self, n: i64) {
+        self.out.push(b':');
+        decimal(self.out, n);
+        self.out.extend_from_slice(b"\r\n");
     }
-}
 
-/// Inline commands (`PING\r\n`), as typed into telnet.
-fn parse_inline(buf: &[u8], spans: &mut Vec<Range<usize>>) -> Result<Option<usize>, String> {
-    let Some(end) = buf.iter().position(|&b| b == b'\n') else {
-        return if buf.len() > MAX_LINE { Err("too big inline request".into()) } else { Ok(None) };
-    };
-    let mut word_start = None;
-    for (i, &b) in buf[..end].iter().enumerate() {
-        match (b.is_ascii_whitespace(), word_start) {
-            (false, None) => word_start = Some(i),
-            (true, Some(s)) => {
-                spans.push(s..i);
-                word_start = None;
-            }
-            _ => {}
-        }
+    pub fn bulk(&mut self, v: &[u8]) {
+        self.out.push(b'$');
+        decimal(self.out, v.len() as i64);
+        self.out.extend_from_slice(b"\r\n");
+        self.out.extend_from_slice(v);
+        self.out.extend_from_slice(b"\r\n");
     }
-    if let Some(s) = word_start {
-        spans.push(s..end);
-    }
-    if spans.is_empty() {
-        return Err("empty inline command".into());
-    }
-    Ok(Some(end + 1))
-}
 
-/// How a runtime runs key expiry: one timer task per key with a TTL.
-pub trait Timers: Sized + 'static {
-    /// A running expiry task.
-    type Task;
-    /// Starts a task that sleeps until `deadline`, then calls
-    /// [`Db::expire_now`] for `key`.
-    fn spawn_expiry(db: Db<Self>, key: Vec<u8>, deadline: Instant) -> Self::Task;
-    /// Stops a task that has not fired (the key was overwritten or deleted).
-    fn cancel(task: Self::Task);
-}
-
-/// One stored value, and the timer task that will expire it.
-pub struct Entry<T: Timers> {
-    value: Vec<u8>,
-    expires_at: Option<Instant>,
-    expiry_task: Option<T::Task>,
-}
-
-impl<T: Timers> Drop for Entry<T> {
-    fn drop(&mut self) {
-        if let Some(task) = self.expiry_task.take() {
-            T::cancel(task);
-        }
-    }
-}
-
-/// The key space, shared by every connection on the thread.
-pub struct Db<T: Timers>(Rc<RefCell<HashMap<Vec<u8>, Entry<T>>>>);
-
-impl<T: Timers> Clone for Db<T> {
-    fn clone(&self) -> Self {
-        Db(self.0.clone())
-    }
-}
-
-impl<T: Timers> Default for Db<T> {
-    fn default() -> Self {
-        Db(Rc::default())
-    }
-}
-
-impl<T: Timers> Db<T> {
-    /// Called by the expiry task when its deadline has come.
-    pub fn expire_now(&self, key: &[u8]) {
-        let removed = self.0.borrow_mut().remove(key);
-        if let Some(mut entry) = removed {
-            // The task calling us is finishing; don't cancel it on drop.
-            entry.expiry_task = None;
+    pub fn bulk_or_null(&mut self, v: Option<&[u8]>) {
+        match v {
+            Some(v) => self.bulk(v),
+            None => self.null(),
         }
     }
 
-    /// A live entry, with lazy expiry as a second line of defence.
-    fn with_live<R>(&self, key: &[u8], f: impl FnOnce(Option<&mut Entry<T>>) -> R) -> R {
-        let mut map = self.0.borrow_mut();
-        let expired = map.get(key).and_then(|e| e.expires_at).is_some_and(|at| at <= Instant::now());
-        if expired {
-            map.remove(key);
-        }
-        f(map.get_mut(key))
+    pub fn null(&mut self) {
+        self.out.extend_from_slice(if self.resp3 { b"_\r\n" } else { b"$-1\r\n" });
     }
 
-    fn set(&self, key: &[u8], value: &[u8], ttl: Option<Duration>) {
-        let mut map = self.0.borrow_mut();
-        match map.get_mut(key) {
-            // Overwrite in place: no key allocation, and the value buffer is reused.
-            Some(entry) => {
-                entry.value.clear();
-                entry.value.extend_from_slice(value);
-                entry.expires_at = None;
-                if let Some(task) = entry.expiry_task.take() {
-                    T::cancel(task);
-                }
-            }
-            None => {
-                let entry = Entry { value: value.to_vec(), expires_at: None, expiry_task: None };
-                map.insert(key.to_vec(), entry);
-            }
-        }
-        drop(map);
-        if let Some(ttl) = ttl {
-            self.expire(key, ttl);
+    pub fn array(&mut self, len: usize) {
+        self.header(b'*', len);
+    }
+
+    /// A map of `len` pairs (RESP2: an array of `2 * len`).
+    pub fn map(&mut self, len: usize) {
+        if self.resp3 {
+            self.header(b'%', len);
+        } else {
+            self.array(2 * len);
         }
     }
 
-    /// Arms (or re-arms) the key's expiry.
-    fn expire(&self, key: &[u8], ttl: Duration) -> bool {
-        let deadline = Instant::now() + ttl;
-        let mut map = self.0.borrow_mut();
-        let Some(entry) = map.get_mut(key) else { return false };
-        if let Some(old) = entry.expiry_task.take() {
-            T::cancel(old);
-        }
-        entry.expires_at = Some(deadline);
-        entry.expiry_task = Some(T::spawn_expiry(self.clone(), key.to_vec(), deadline));
-        true
+    pub fn set(&mut self, len: usize) {
+        self.header(if self.resp3 { b'~' } else { b'*' }, len);
     }
-}
 
-/// Copies a command name in upper case onto the stack (names longer than
-/// 16 bytes are no command we know).
-fn upper_name(name: &[u8]) -> ([u8; 16], usize) {
-    let mut upper = [0u8; 16];
-    let len = name.len().min(16);
-    for (dst, src) in upper.iter_mut().zip(name) {
-        *dst = src.to_ascii_uppercase();
+    fn header(&mut self, kind: u8, len: usize) {
+        self.out.push(kind);
+        decimal(self.out, len as i64);
+        self.out.extend_from_slice(b"\r\n");
     }
-    if name.len() > 16 {
-        upper[0] = 0; // matches nothing
-    }
-    (upper, len)
-}
-
-fn execute<T: Timers>(db: &Db<T>, args: &Args, out: &mut Vec<u8>) -> Flow {
-    let (upper, len) = upper_name(args.get(0));
-    let name = &upper[..len];
-    let argc = args.len();
-    match name {
-        b"GET" if argc == 2 => db.with_live(args.get(1), |e| bulk(out, e.map(|e| &e.value[..]))),
-        b"SET" if argc >= 3 => set(db, args, out),
-        b"PING" if argc == 1 => simple(out, "PONG"),
-        b"PING" | b"ECHO" if argc == 2 => bulk(out, Some(args.get(1))),
-        b"DEL" | b"EXISTS" if argc >= 2 => {
-            let mut count = 0;
-            for key in args.from(1) {
-                let live = db.with_live(key, |e| e.is_some());
-                if live {
-                    count += 1;
-                    if name == b"DEL" {
-                        db.0.borrow_mut().remove(key);
-                    }
-                }
-            }
-            integer(out, count)
-        }
-        b"INCR" | b"DECR" if argc == 2 => incr_by(db, args.get(1), if name == b"INCR" { 1 } else { -1 }, out),
-        b"INCRBY" | b"DECRBY" if argc == 3 => match parse_i64(args.get(2)) {
-            Some(n) => incr_by(db, args.get(1), if name == b"INCRBY" { n } else { n.wrapping_neg() }, out),
-            None => error(out, "ERR value is not an integer or out of range"),
-        },
-        b"MGET" if argc >= 2 => {
-            out.push(b'*');
-            decimal(out, argc as i64 - 1);
-            out.extend_from_slice(b"\r\n");
-            for key in args.from(1) {
-                db.with_live(key, |e| bulk(out, e.map(|e| &e.value[..])));
-            }
-        }
-        b"MSET" if argc >= 3 && argc % 2 == 1 => {
-            for i in (1..argc).step_by(2) {
-                db.set(args.get(i), args.get(i + 1), None);
-            }
-            simple(out, "OK")
-        }
-        b"EXPIRE" | b"PEXPIRE" if argc == 3 => match parse_i64(args.get(2)) {
-            Some(n) if n > 0 => {
-                let ttl = if name == b"EXPIRE" {
-                    Duration::from_secs(n as u64)
-                } else {
-                    Duration::from_millis(n as u64)
-                };
-                let live = db.with_live(args.get(1), |e| e.is_some());
-                integer(out, i64::from(live && db.expire(args.get(1), ttl)))
-            }
-            Some(_) => {
-                let removed = db.0.borrow_mut().remove(args.get(1)).is_some();
-                integer(out, i64::from(removed))
-            }
-            None => error(out, "ERR value is not an integer or out of range"),
-        },
-        b"TTL" | b"PTTL" if argc == 2 => {
-            let ttl = db.with_live(args.get(1), |e| match e.map(|e| e.expires_at) {
-                None => -2,
-                Some(None) => -1,
-                Some(Some(at)) => {
-                    let left = at.saturating_duration_since(Instant::now());
-                    if name == b"TTL" {
-                        (left.as_millis() as i64 + 500) / 1000
-                    } else {
-                        left.as_millis() as i64
-                    }
-                }
-            });
-            integer(out, ttl)
-        }
-        b"DBSIZE" if argc == 1 => integer(out, db.0.borrow().len() as i64),
-        b"FLUSHALL" | b"FLUSHDB" => {
-            db.0.borrow_mut().clear();
-            simple(out, "OK")
-        }
-        // What redis-cli and redis-benchmark ask on connect: answer politely, emptily.
-        b"COMMAND" => out.extend_from_slice(b"*0\r\n"),
-        // redis-benchmark asks for these two; no persistence, honestly.
-        b"CONFIG" if argc == 3 && args.get(1).eq_ignore_ascii_case(b"GET") => {
-            let param = args.get(2);
-            if param.eq_ignore_ascii_case(b"save") {
-                out.extend_from_slice(b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
-            } else if param.eq_ignore_ascii_case(b"appendonly") {
-                out.extend_from_slice(b"*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
-            } else {
-                out.extend_from_slice(b"*0\r\n");
-            }
-        }
-        b"CONFIG" if argc >= 3 && args.get(1).eq_ignore_ascii_case(b"GET") => {
-            out.extend_from_slice(b"*0\r\n");
-        }
-        b"CLIENT" | b"SELECT" => simple(out, "OK"),
-        b"QUIT" => {
-            simple(out, "OK");
-            return Flow::Close;
-        }
-        b"PING" | b"ECHO" | b"GET" | b"SET" | b"DEL" | b"EXISTS" | b"INCR" | b"DECR" | b"INCRBY"
-        | b"DECRBY" | b"MGET" | b"MSET" | b"EXPIRE" | b"PEXPIRE" | b"TTL" | b"PTTL" | b"DBSIZE"
-        | b"CONFIG" => {
-            let lower = String::from_utf8_lossy(name).to_lowercase();
-            error(out, &format!("ERR wrong number of arguments for '{lower}' command"))
-        }
-        _ => {
-            let shown = String::from_utf8_lossy(args.get(0));
-            error(out, &format!("ERR unknown command '{shown}'"))
-        }
-    }
-    Flow::Continue
-}
-
-fn set<T: Timers>(db: &Db<T>, args: &Args, out: &mut Vec<u8>) {
-    let (mut ttl, mut nx, mut xx) = (None, false, false);
-    let mut options = args.from(3);
-    while let Some(option) = options.next() {
-        let (upper, len) = upper_name(option);
-        match &upper[..len] {
-            b"NX" => nx = true,
-            b"XX" => xx = true,
-            unit @ (b"EX" | b"PX") => match options.next().and_then(parse_i64) {
-                Some(n) if n > 0 => {
-                    let n = n as u64;
-                    ttl = Some(if unit == b"EX" { Duration::from_secs(n) } else { Duration::from_millis(n) });
-                }
-                Some(_) => return error(out, "ERR invalid expire time in 'set' command"),
-                None => return error(out, "ERR value is not an integer or out of range"),
-            },
-            _ => return error(out, "ERR syntax error"),
-        }
-    }
-    if nx && xx {
-        return error(out, "ERR syntax error");
-    }
-    if nx || xx {
-        let exists = db.with_live(args.get(1), |e| e.is_some());
-        if (nx && exists) || (xx && !exists) {
-            return bulk(out, None);
-        }
-    }
-    db.set(args.get(1), args.get(2), ttl);
-    simple(out, "OK")
-}
-
-fn incr_by<T: Timers>(db: &Db<T>, key: &[u8], by: i64, out: &mut Vec<u8>) {
-    let result = db.with_live(key, |entry| match entry {
-        None => Ok(None),
-        Some(entry) => match parse_i64(&entry.value).and_then(|v| v.checked_add(by)) {
-            Some(next) => {
-                entry.value.clear();
-                decimal(&mut entry.value, next);
-                Ok(Some(next))
-            }
-            None => Err(()),
-        },
-    });
-    match result {
-        Ok(Some(n)) => integer(out, n),
-        Ok(None) => {
-            db.set(key, by.to_string().as_bytes(), None);
-            integer(out, by)
-        }
-        Err(()) => error(out, "ERR value is not an integer or out of range"),
-    }
-}
-
-fn parse_i64(bytes: &[u8]) -> Option<i64> {
-    std::str::from_utf8(bytes).ok()?.parse().ok()
-}
-
-fn simple(out: &mut Vec<u8>, s: &str) {
-    out.push(b'+');
-    out.extend_from_slice(s.as_bytes());
-    out.extend_from_slice(b"\r\n");
-}
-
-fn error(out: &mut Vec<u8>, s: &str) {
-    out.push(b'-');
-    out.extend_from_slice(s.as_bytes());
-    out.extend_from_slice(b"\r\n");
 }
 
 /// `n` in decimal, without going through `format!`.
-fn decimal(out: &mut Vec<u8>, n: i64) {
+pub fn decimal(out: &mut Vec<u8>, n: i64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     let mut rest = n.unsigned_abs();
@@ -533,23 +644,4 @@ fn decimal(out: &mut Vec<u8>, n: i64) {
         out.push(b'-');
     }
     out.extend_from_slice(&digits[i..]);
-}
-
-fn integer(out: &mut Vec<u8>, n: i64) {
-    out.push(b':');
-    decimal(out, n);
-    out.extend_from_slice(b"\r\n");
-}
-
-fn bulk(out: &mut Vec<u8>, value: Option<&[u8]>) {
-    match value {
-        None => out.extend_from_slice(b"$-1\r\n"),
-        Some(v) => {
-            out.push(b'$');
-            decimal(out, v.len() as i64);
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(v);
-            out.extend_from_slice(b"\r\n");
-        }
-    }
 }

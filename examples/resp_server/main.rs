@@ -44,7 +44,7 @@ use corio::net::{TcpListener, TcpStream};
 use corio::time::{sleep_until, Instant};
 use corio::{race, Either, JoinHandle};
 
-use protocol::{Db, Flow, Timers};
+use protocol::{Connection, Db, Expiry, Flow, Timers};
 use shutdown::Shutdown;
 
 /// How long open connections may finish their commands once a stop signal arrived.
@@ -56,10 +56,10 @@ struct CorioTimers;
 impl Timers for CorioTimers {
     type Task = JoinHandle<()>;
 
-    fn spawn_expiry(db: Db<Self>, key: Vec<u8>, deadline: std::time::Instant) -> JoinHandle<()> {
+    fn spawn_expiry(expiry: Expiry<Self>, deadline: std::time::Instant) -> JoinHandle<()> {
         corio::spawn(async move {
             sleep_until(Instant::from_std(deadline)).await;
-            db.expire_now(&key);
+            expiry.fire();
         })
     }
 
@@ -76,23 +76,35 @@ fn main() {
         println!("resp_server listening on {}", listener.local_addr().unwrap());
         let db = Db::<CorioTimers>::default();
         shutdown::serve("resp_server", listener, signals, GRACE, |stream, shutdown| {
-            corio::spawn(serve(stream, db.clone(), config.max_bulk, shutdown));
+            corio::spawn(serve(stream, Connection::new(&db, &config), db.clone(), shutdown));
         })
         .await
         .expect("signal stream");
     });
 }
 
-/// One connection: read, execute every complete command, answer in one write.
+/// One connection: read, execute every complete command, answer in one
+/// write. While a write is pending nothing more is executed or read, so a
+/// client that never reads holds at most about one reply's worth of memory.
 /// Once the server is stopping, a connection with no command half-received
 /// closes (after answering everything it read).
-async fn serve(mut stream: TcpStream, db: Db<CorioTimers>, max_bulk: usize, mut shutdown: Shutdown) {
+async fn serve(mut stream: TcpStream, mut conn: Connection, db: Db<CorioTimers>, mut shutdown: Shutdown) {
     let _ = stream.set_nodelay(true);
-    let mut input: Vec<u8> = Vec::with_capacity(16 * 1024);
-    let mut output: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
-        let read = if input.is_empty() {
+        let flow = conn.answer(&db);
+        if !conn.output().is_empty() {
+            if stream.write_all(conn.output()).await.is_err() {
+                return;
+            }
+            conn.sent();
+        }
+        match flow {
+            Flow::Close => return lingering_close(stream).await,
+            Flow::Write => continue,
+            Flow::Read => {}
+        }
+        let read = if conn.buffered() == 0 {
             if shutdown.is_requested() {
                 lingering_close(stream).await;
                 return;
@@ -106,21 +118,9 @@ async fn serve(mut stream: TcpStream, db: Db<CorioTimers>, max_bulk: usize, mut 
         } else {
             stream.read(&mut chunk).await
         };
-        let n = match read {
+        match read {
             Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        input.extend_from_slice(&chunk[..n]);
-        let flow = protocol::answer_buffered(&db, &mut input, &mut output, max_bulk);
-        if !output.is_empty() {
-            if stream.write_all(&output).await.is_err() {
-                return;
-            }
-            output.clear();
-        }
-        if flow == Flow::Close {
-            lingering_close(stream).await;
-            return;
+            Ok(n) => conn.received(&chunk[..n]),
         }
     }
 }

@@ -25,7 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
-use protocol::{Db, Flow, Timers};
+use protocol::{Connection, Db, Expiry, Flow, Timers};
 
 /// Key expiry on tokio: a local task per key that sleeps until the deadline.
 struct TokioTimers;
@@ -33,10 +33,10 @@ struct TokioTimers;
 impl Timers for TokioTimers {
     type Task = JoinHandle<()>;
 
-    fn spawn_expiry(db: Db<Self>, key: Vec<u8>, deadline: std::time::Instant) -> JoinHandle<()> {
+    fn spawn_expiry(expiry: Expiry<Self>, deadline: std::time::Instant) -> JoinHandle<()> {
         tokio::task::spawn_local(async move {
             sleep_until(Instant::from_std(deadline)).await;
-            db.expire_now(&key);
+            expiry.fire();
         })
     }
 
@@ -56,7 +56,7 @@ fn main() {
         loop {
             match listener.accept().await {
                 Ok((stream, _peer)) => {
-                    tokio::task::spawn_local(serve(stream, db.clone(), config.max_bulk));
+                    tokio::task::spawn_local(serve(stream, Connection::new(&db, &config), db.clone()));
                 }
                 Err(e) => eprintln!("resp_server_tokio: accept failed: {e}"),
             }
@@ -64,28 +64,28 @@ fn main() {
     });
 }
 
-/// One connection: read, execute every complete command, answer in one write.
-async fn serve(mut stream: TcpStream, db: Db<TokioTimers>, max_bulk: usize) {
+/// One connection: read, execute every complete command, answer in one
+/// write. While a write is pending nothing more is executed or read, so a
+/// client that never reads holds at most about one reply's worth of memory.
+async fn serve(mut stream: TcpStream, mut conn: Connection, db: Db<TokioTimers>) {
     let _ = stream.set_nodelay(true);
-    let mut input: Vec<u8> = Vec::with_capacity(16 * 1024);
-    let mut output: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
-        let n = match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        input.extend_from_slice(&chunk[..n]);
-        let flow = protocol::answer_buffered(&db, &mut input, &mut output, max_bulk);
-        if !output.is_empty() {
-            if stream.write_all(&output).await.is_err() {
+        let flow = conn.answer(&db);
+        if !conn.output().is_empty() {
+            if stream.write_all(conn.output()).await.is_err() {
                 return;
             }
-            output.clear();
+            conn.sent();
         }
-        if flow == Flow::Close {
-            lingering_close(stream).await;
-            return;
+        match flow {
+            Flow::Close => return lingering_close(stream).await,
+            Flow::Write => continue,
+            Flow::Read => {}
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => conn.received(&chunk[..n]),
         }
     }
 }
