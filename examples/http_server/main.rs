@@ -47,7 +47,7 @@ use corio::net::{TcpListener, TcpStream};
 use corio::time::{timeout_at, Instant};
 use corio::{race, Either};
 
-use protocol::{response, Config, Next};
+use protocol::{response, Config, Connection, Next};
 use shutdown::Shutdown;
 
 /// How long open connections may finish their requests once a stop signal arrived.
@@ -69,39 +69,37 @@ fn main() {
 
 async fn serve(mut stream: TcpStream, config: Config, mut shutdown: Shutdown) {
     let _ = stream.set_nodelay(true);
-    let mut input: Vec<u8> = Vec::with_capacity(4096);
-    let mut output: Vec<u8> = Vec::with_capacity(4096);
+    let mut conn = Connection::new(&config);
     let mut chunk = vec![0u8; 16 * 1024];
     let mut request_deadline: Option<Instant> = None;
     loop {
         // Answer every complete request already buffered (pipelining).
-        let (next, answered) =
-            protocol::answer_buffered(&mut input, &mut output, config.max_header, stats_json);
+        let (next, answered) = conn.answer(stats_json);
         if answered {
             request_deadline = None;
         }
-        if !output.is_empty() {
-            if stream.write_all(&output).await.is_err() {
+        if !conn.output().is_empty() {
+            if stream.write_all(conn.output()).await.is_err() {
                 return;
             }
-            output.clear();
+            conn.sent();
         }
         // Stopping: done once no request is under way (the answers are out).
-        if next == Next::Close || (input.is_empty() && shutdown.is_requested()) {
+        if next == Next::Close || (!conn.in_request() && shutdown.is_requested()) {
             lingering_close(stream).await;
             return;
         }
         // Idle connections get the idle timeout; a request that has begun
         // must arrive whole within the header timeout of its first byte,
         // however slowly the rest trickles in (slowloris).
-        if input.is_empty() {
+        if !conn.in_request() {
             request_deadline = None;
         } else if request_deadline.is_none() {
             request_deadline = Some(Instant::now() + config.header_timeout);
         }
         let deadline = request_deadline.unwrap_or_else(|| Instant::now() + config.idle_timeout);
         let read = timeout_at(deadline, stream.read(&mut chunk));
-        let read = if input.is_empty() {
+        let read = if !conn.in_request() {
             // Idle keep-alive: a stop request ends the wait too. (Reading
             // first: a request that has arrived is still served.)
             match race(read, shutdown.requested()).await {
@@ -111,26 +109,18 @@ async fn serve(mut stream: TcpStream, config: Config, mut shutdown: Shutdown) {
         } else {
             read.await
         };
-        let n = match read {
+        match read {
             Ok(Ok(0)) | Ok(Err(_)) => return,
-            Ok(Ok(n)) => n,
+            // A request head past the limit is answered (431) by the next
+            // `answer`, before anything more is read.
+            Ok(Ok(n)) => conn.received(&chunk[..n]),
             Err(_elapsed) => {
-                if !input.is_empty() {
-                    let reply = response(408, "Request Timeout", "text/plain", b"request timeout\n", false);
-                    let _ = stream.write_all(&reply).await;
+                if conn.in_request() {
+                    let _ = stream.write_all(&response(408, "Request Timeout", b"request timeout\n")).await;
                     lingering_close(stream).await;
                 }
                 return;
             }
-        };
-        input.extend_from_slice(&chunk[..n]);
-        // A partial request may not grow past the limit while we wait.
-        if input.len() > config.max_header && !protocol::headers_complete(&input) {
-            let reply =
-                response(431, "Request Header Fields Too Large", "text/plain", b"headers too large\n", false);
-            let _ = stream.write_all(&reply).await;
-            lingering_close(stream).await;
-            return;
         }
     }
 }

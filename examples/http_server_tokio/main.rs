@@ -25,7 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{timeout_at, Instant};
 
-use protocol::{response, Config, Next};
+use protocol::{response, Config, Connection, Next};
 
 fn main() {
     let config = protocol::parse_args("http_server_tokio");
@@ -46,22 +46,20 @@ fn main() {
 
 async fn serve(mut stream: TcpStream, config: Config) {
     let _ = stream.set_nodelay(true);
-    let mut input: Vec<u8> = Vec::with_capacity(4096);
-    let mut output: Vec<u8> = Vec::with_capacity(4096);
+    let mut conn = Connection::new(&config);
     let mut chunk = vec![0u8; 16 * 1024];
     let mut request_deadline: Option<Instant> = None;
     loop {
         // Answer every complete request already buffered (pipelining).
-        let (next, answered) =
-            protocol::answer_buffered(&mut input, &mut output, config.max_header, stats_json);
+        let (next, answered) = conn.answer(stats_json);
         if answered {
             request_deadline = None;
         }
-        if !output.is_empty() {
-            if stream.write_all(&output).await.is_err() {
+        if !conn.output().is_empty() {
+            if stream.write_all(conn.output()).await.is_err() {
                 return;
             }
-            output.clear();
+            conn.sent();
         }
         if next == Next::Close {
             lingering_close(stream).await;
@@ -70,32 +68,24 @@ async fn serve(mut stream: TcpStream, config: Config) {
         // Idle connections get the idle timeout; a request that has begun
         // must arrive whole within the header timeout of its first byte,
         // however slowly the rest trickles in (slowloris).
-        if input.is_empty() {
+        if !conn.in_request() {
             request_deadline = None;
         } else if request_deadline.is_none() {
             request_deadline = Some(Instant::now() + config.header_timeout);
         }
         let deadline = request_deadline.unwrap_or_else(|| Instant::now() + config.idle_timeout);
-        let n = match timeout_at(deadline, stream.read(&mut chunk)).await {
+        match timeout_at(deadline, stream.read(&mut chunk)).await {
             Ok(Ok(0)) | Ok(Err(_)) => return,
-            Ok(Ok(n)) => n,
+            // A request head past the limit is answered (431) by the next
+            // `answer`, before anything more is read.
+            Ok(Ok(n)) => conn.received(&chunk[..n]),
             Err(_elapsed) => {
-                if !input.is_empty() {
-                    let reply = response(408, "Request Timeout", "text/plain", b"request timeout\n", false);
-                    let _ = stream.write_all(&reply).await;
+                if conn.in_request() {
+                    let _ = stream.write_all(&response(408, "Request Timeout", b"request timeout\n")).await;
                     lingering_close(stream).await;
                 }
                 return;
             }
-        };
-        input.extend_from_slice(&chunk[..n]);
-        // A partial request may not grow past the limit while we wait.
-        if input.len() > config.max_header && !protocol::headers_complete(&input) {
-            let reply =
-                response(431, "Request Header Fields Too Large", "text/plain", b"headers too large\n", false);
-            let _ = stream.write_all(&reply).await;
-            lingering_close(stream).await;
-            return;
         }
     }
 }
