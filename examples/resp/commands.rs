@@ -376,10 +376,12 @@ pub fn execute<T: Timers>(db: &Db<T>, session: &mut Session, args: &Args, out: &
                 out.simple("OK")
             }
         }
-        Cmd::Select => match string2ll(args.get(1)).and_then(|n| i32::try_from(n).ok()) {
+        // `getIntFromObjectOrReply`: an integer, then one that fits an int.
+        Cmd::Select => match string2ll(args.get(1)).map(i32::try_from) {
             None => out.error(NOT_AN_INTEGER),
-            Some(n) if n < 0 || n as usize >= DATABASES => out.error("ERR DB index is out of range"),
-            Some(n) => {
+            Some(Err(_)) => out.error("ERR value is out of range, value must between -2147483648 and 2147483647"),
+            Some(Ok(n)) if n < 0 || n as usize >= DATABASES => out.error("ERR DB index is out of range"),
+            Some(Ok(n)) => {
                 session.db = n as usize;
                 out.simple("OK")
             }
