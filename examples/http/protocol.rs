@@ -168,6 +168,14 @@ impl Connection {
         !self.input.is_empty() || self.pending.is_some()
     }
 
+    /// Received bytes not yet consumed: at most one request head (the
+    /// header limit) or one chunked-framing line once [`Connection::answer`]
+    /// has returned [`Next::KeepAlive`]; bodies are consumed as they arrive.
+    #[allow(dead_code)] // for the property tests
+    pub fn buffered(&self) -> usize {
+        self.input.len()
+    }
+
     /// The responses waiting to be written.
     pub fn output(&self) -> &[u8] {
         &self.output
