@@ -376,7 +376,8 @@ assert r.get("only-in-3") is None
 assert r.flushall() is True and r.dbsize() == 0
 print("ok")
 "#;
-    let out = Command::new(python).arg("-c").arg(script).arg(server.addr.port().to_string()).output().unwrap();
+    let out =
+        Command::new(python).arg("-c").arg(script).arg(server.addr.port().to_string()).output().unwrap();
     assert!(
         out.status.success() && out.stdout == b"ok\n",
         "redis-py session failed:\n{}{}",

@@ -123,7 +123,9 @@ impl Conn {
             b'*' => Value::Array(Some((0..number()).map(|_| self.reply(raw)).collect())),
             b'~' => Value::Set((0..number()).map(|_| self.reply(raw)).collect()),
             b'%' => Value::Map((0..number()).map(|_| (self.reply(raw), self.reply(raw))).collect()),
-            other => panic!("unexpected reply type {:?} in {:?}", *other as char, String::from_utf8_lossy(&line)),
+            other => {
+                panic!("unexpected reply type {:?} in {:?}", *other as char, String::from_utf8_lossy(&line))
+            }
         }
     }
 
@@ -177,7 +179,9 @@ fn raw(bytes: &[u8], replies: usize) -> Step {
 /// be resp_server's.
 fn unsupported(args: &[&str]) -> Step {
     let alias = format!("X-{}", args[0]);
-    let theirs = resp_command(&[&[alias.as_bytes()], &args[1..].iter().map(|a| a.as_bytes()).collect::<Vec<_>>()[..]].concat());
+    let theirs = resp_command(
+        &[&[alias.as_bytes()], &args[1..].iter().map(|a| a.as_bytes()).collect::<Vec<_>>()[..]].concat(),
+    );
     Step { renamed: Some((theirs, alias, args[0].to_string())), ..c(args) }
 }
 
@@ -224,7 +228,9 @@ fn compare(rule: Rule, ours: &Value, theirs: &Value) -> bool {
                     .filter(|(k, _)| !matches!(k, Value::Bulk(Some(k)) if [&b"server"[..], b"version", b"id"].contains(&&k[..])))
                     .collect::<Vec<_>>()
             };
-            ours.kind() == theirs.kind() && ours.pairs().len() == theirs.pairs().len() && strip(ours) == strip(theirs)
+            ours.kind() == theirs.kind()
+                && ours.pairs().len() == theirs.pairs().len()
+                && strip(ours) == strip(theirs)
         }
     }
 }
@@ -243,7 +249,11 @@ fn run(ours: std::net::SocketAddr, theirs: std::net::SocketAddr, sessions: Vec<V
                 let (mut raw_a, mut raw_b) = (Vec::new(), Vec::new());
                 let (va, vb) = (a.reply(&mut raw_a), b.reply(&mut raw_b));
                 if let Some((_, alias, name)) = &step.renamed {
-                    let text = String::from_utf8(raw_b).unwrap().replacen(&format!("'{alias}'"), &format!("'{name}'"), 1);
+                    let text = String::from_utf8(raw_b).unwrap().replacen(
+                        &format!("'{alias}'"),
+                        &format!("'{name}'"),
+                        1,
+                    );
                     raw_b = text.into_bytes();
                 }
                 let same = match step.rule {
@@ -506,11 +516,19 @@ fn commands() -> Vec<Step> {
         c(&["COMMAND", "COUNT", "x"]),
         c(&["COMMAND", "FOO"]),
         c(&[
-            "COMMAND", "INFO", "get", "SET", "ping", "echo", "del", "exists", "incr", "decr", "incrby", "decrby",
-            "mget", "mset", "expire", "pexpire", "ttl", "pttl", "dbsize", "flushall", "flushdb", "select", "quit",
-            "hello", "nosuch",
+            "COMMAND", "INFO", "get", "SET", "ping", "echo", "del", "exists", "incr", "decr", "incrby",
+            "decrby", "mget", "mset", "expire", "pexpire", "ttl", "pttl", "dbsize", "flushall", "flushdb",
+            "select", "quit", "hello", "nosuch",
         ]),
-        c(&["COMMAND", "INFO", "config|get", "client|id", "client|getname", "client|setname", "command|info"]),
+        c(&[
+            "COMMAND",
+            "INFO",
+            "config|get",
+            "client|id",
+            "client|getname",
+            "client|setname",
+            "command|info",
+        ]),
         c(&["COMMAND", "INFO", "command|count", "config|nosuch", "nosuch|x"]),
         // Unknown commands
         c(&["FOO"]),
@@ -549,8 +567,18 @@ fn commands() -> Vec<Step> {
         c(&["HELLO", "2", "SETNAME", "good"]).rule(Rule::Hello),
         c(&["CLIENT", "GETNAME"]),
         // Pipelines
-        pipeline((0..50).flat_map(|i| [c(&["SET", &format!("p{i}"), &i.to_string()]), c(&["GET", &format!("p{i}")])]).collect()),
-        pipeline(vec![c(&["INCR", "pc"]), c(&["NOSUCH"]), c(&["INCR", "pc"]), c(&["GET"]), c(&["MGET", "pc", "p1"])]),
+        pipeline(
+            (0..50)
+                .flat_map(|i| [c(&["SET", &format!("p{i}"), &i.to_string()]), c(&["GET", &format!("p{i}")])])
+                .collect(),
+        ),
+        pipeline(vec![
+            c(&["INCR", "pc"]),
+            c(&["NOSUCH"]),
+            c(&["INCR", "pc"]),
+            c(&["GET"]),
+            c(&["MGET", "pc", "p1"]),
+        ]),
         c(&["QUIT", "x"]).closes(),
     ]
 }

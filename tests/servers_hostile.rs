@@ -12,13 +12,21 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{exchange, http_responses, raw, read_to_close, resp_command, rss_kib, start, HttpResponse, Server};
+use common::{
+    exchange, http_responses, raw, read_to_close, resp_command, rss_kib, start, HttpResponse, Server,
+};
 
 // ---- resp_server ---------------------------------------------------------
 
 fn resp(server: &Server, stream: &mut TcpStream, args: &[&[u8]], expected: &[u8]) {
     let reply = exchange(stream, &resp_command(args), expected.len());
-    assert_eq!(String::from_utf8_lossy(&reply), String::from_utf8_lossy(expected), "{:?} on {}", args, server.addr);
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        String::from_utf8_lossy(expected),
+        "{:?} on {}",
+        args,
+        server.addr
+    );
 }
 
 /// `SET a v EX 9223372036854775807` used to overflow `Instant + Duration`,
@@ -147,7 +155,8 @@ fn assert_date(r: &HttpResponse) {
         && ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].contains(&&date[..3])
         && &date[3..5] == ", "
         && digits(5..7)
-        && ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].contains(&&date[8..11])
+        && ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+            .contains(&&date[8..11])
         && digits(12..16)
         && digits(17..19)
         && digits(20..22)
@@ -185,7 +194,11 @@ fn http_content_length_must_be_digits() {
     let server = start("http_server", &[]);
     for value in ["+5", "-1", "5 0", "0x5", "", "5a", "٥"] {
         let request = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {value}\r\n\r\nhello");
-        assert_eq!(statuses(&http(&server, request.as_bytes(), &["POST"])), [400], "Content-Length: {value:?}");
+        assert_eq!(
+            statuses(&http(&server, request.as_bytes(), &["POST"])),
+            [400],
+            "Content-Length: {value:?}"
+        );
     }
     let huge = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n";
     assert_eq!(statuses(&http(&server, huge, &["POST"])), [413]);
@@ -227,7 +240,13 @@ fn http_transfer_encoding_rules() {
     let case = post("Transfer-Encoding: Chunked\r\n", &format!("0\r\n\r\n{close}"));
     assert_eq!(statuses(&http(&server, case.as_bytes(), &["POST", "GET"])), [405, 200]);
     // Malformed chunked framing: 400 and close.
-    for body in ["x\r\n", "5\r\nhelloXY0\r\n\r\n", "-1\r\n", "5 ;\x01\r\nhello\r\n0\r\n\r\n", "0\r\nbad trailer\r\n\r\n"] {
+    for body in [
+        "x\r\n",
+        "5\r\nhelloXY0\r\n\r\n",
+        "-1\r\n",
+        "5 ;\x01\r\nhello\r\n0\r\n\r\n",
+        "0\r\nbad trailer\r\n\r\n",
+    ] {
         let request = post("Transfer-Encoding: chunked\r\n", body);
         assert_eq!(statuses(&http(&server, request.as_bytes(), &["POST"])), [400], "body {body:?}");
     }
@@ -251,7 +270,12 @@ fn http_host_is_required_in_http11() {
         (b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n", 200),
     ];
     for (request, status) in cases {
-        assert_eq!(statuses(&http(&server, request, &["GET"])), [status], "{:?}", String::from_utf8_lossy(request));
+        assert_eq!(
+            statuses(&http(&server, request, &["GET"])),
+            [status],
+            "{:?}",
+            String::from_utf8_lossy(request)
+        );
     }
 }
 
@@ -274,7 +298,10 @@ fn http_crlf_flood_gets_400_within_the_header_limit() {
     assert_eq!(r[0].status, 400);
     assert_date(&r[0]);
     // One empty line before a request is fine.
-    assert_eq!(statuses(&http(&server, b"\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &["GET"])), [200]);
+    assert_eq!(
+        statuses(&http(&server, b"\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &["GET"])),
+        [200]
+    );
     assert_alive(&server);
 }
 
@@ -293,7 +320,12 @@ fn http_malformed_field_lines_get_400() {
         b"GET / HTTP/1.1\r\n Host: x\r\n\r\n",
     ];
     for request in cases {
-        assert_eq!(statuses(&http(&server, request, &["GET"])), [400], "{:?}", String::from_utf8_lossy(request));
+        assert_eq!(
+            statuses(&http(&server, request, &["GET"])),
+            [400],
+            "{:?}",
+            String::from_utf8_lossy(request)
+        );
     }
     assert_alive(&server);
 }

@@ -319,7 +319,9 @@ impl Connection {
                     }
                 }
                 Body::ChunkSize => {
-                    let Some(line) = next_line(&input[pos..], MAX_CHUNK_LINE)? else { return Ok((pos, false)) };
+                    let Some(line) = next_line(&input[pos..], MAX_CHUNK_LINE)? else {
+                        return Ok((pos, false));
+                    };
                     pos += line.len();
                     let size = chunk_size(line)?;
                     pending.body_seen = pending.body_seen.saturating_add(size);
@@ -345,7 +347,9 @@ impl Connection {
                     pending.body = Body::ChunkSize;
                 }
                 Body::Trailers => {
-                    let Some(line) = next_line(&input[pos..], self.max_header)? else { return Ok((pos, false)) };
+                    let Some(line) = next_line(&input[pos..], self.max_header)? else {
+                        return Ok((pos, false));
+                    };
                     pos += line.len();
                     if line == b"\r\n" || line == b"\n" {
                         return Ok((pos, true));
@@ -493,7 +497,11 @@ impl Framing {
                 .count()
                 == 1;
             if !only_chunked {
-                return Err(Reject(501, "Not Implemented", "only the chunked transfer coding is supported\n"));
+                return Err(Reject(
+                    501,
+                    "Not Implemented",
+                    "only the chunked transfer coding is supported\n",
+                ));
             }
             Some(Body::ChunkSize)
         } else {

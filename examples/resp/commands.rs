@@ -37,7 +37,12 @@ struct KeySpec {
     keystep: i64,
 }
 
-const fn spec(name: &'static str, arity: i64, flags: &'static [&'static str], acl: &'static [&'static str]) -> Spec {
+const fn spec(
+    name: &'static str,
+    arity: i64,
+    flags: &'static [&'static str],
+    acl: &'static [&'static str],
+) -> Spec {
     Spec { name, arity, flags, keys: (0, 0, 0), acl, tips: &[], key_spec: None, subcommands: &[] }
 }
 
@@ -85,8 +90,14 @@ static COMMANDS: [Spec; 25] = [
     },
     with_tips(spec("ping", -1, &["fast"], CONNECTION), ALL_SHARDS_OK),
     spec("echo", 2, &["loading", "stale", "fast"], CONNECTION),
-    with_tips(keyed("del", -2, &["write"], (1, -1, 1), &["@keyspace", "@write", "@slow"], &["RM", "delete"]), MULTI_SHARD_SUM),
-    with_tips(keyed("exists", -2, READ_FAST, (1, -1, 1), &["@keyspace", "@read", "@fast"], &["RO"]), MULTI_SHARD_SUM),
+    with_tips(
+        keyed("del", -2, &["write"], (1, -1, 1), &["@keyspace", "@write", "@slow"], &["RM", "delete"]),
+        MULTI_SHARD_SUM,
+    ),
+    with_tips(
+        keyed("exists", -2, READ_FAST, (1, -1, 1), &["@keyspace", "@read", "@fast"], &["RO"]),
+        MULTI_SHARD_SUM,
+    ),
     keyed("incr", 2, WRITE_FAST, (1, 1, 1), STRING_WRITE, &["RW", "access", "update"]),
     keyed("decr", 2, WRITE_FAST, (1, 1, 1), STRING_WRITE, &["RW", "access", "update"]),
     keyed("incrby", 3, WRITE_FAST, (1, 1, 1), STRING_WRITE, &["RW", "access", "update"]),
@@ -96,7 +107,14 @@ static COMMANDS: [Spec; 25] = [
         &["request_policy:multi_shard"],
     ),
     with_tips(
-        keyed("mset", -3, &["write", "denyoom"], (1, -1, 2), &["@write", "@string", "@slow"], &["OW", "update"]),
+        keyed(
+            "mset",
+            -3,
+            &["write", "denyoom"],
+            (1, -1, 2),
+            &["@write", "@string", "@slow"],
+            &["OW", "update"],
+        ),
         &["request_policy:multi_shard", "response_policy:all_succeeded"],
     ),
     keyed("expire", -3, &["write", "fast"], (1, 1, 1), &["@keyspace", "@write", "@fast"], &["RW", "update"]),
@@ -113,17 +131,29 @@ static COMMANDS: [Spec; 25] = [
         spec("dbsize", 1, READ_FAST, &["@keyspace", "@read", "@fast"]),
         &["request_policy:all_shards", "response_policy:agg_sum"],
     ),
-    with_tips(spec("flushall", -1, &["write"], &["@keyspace", "@write", "@slow", "@dangerous"]), ALL_SHARDS_OK),
-    with_tips(spec("flushdb", -1, &["write"], &["@keyspace", "@write", "@slow", "@dangerous"]), ALL_SHARDS_OK),
+    with_tips(
+        spec("flushall", -1, &["write"], &["@keyspace", "@write", "@slow", "@dangerous"]),
+        ALL_SHARDS_OK,
+    ),
+    with_tips(
+        spec("flushdb", -1, &["write"], &["@keyspace", "@write", "@slow", "@dangerous"]),
+        ALL_SHARDS_OK,
+    ),
     spec("select", 2, &["loading", "stale", "fast"], CONNECTION),
     spec("quit", -1, &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], CONNECTION),
     spec("hello", -1, &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], CONNECTION),
     Spec {
         subcommands: &[
-            with_tips(spec("command|info", -2, &["loading", "stale"], SLOW_CONNECTION), &["nondeterministic_output_order"]),
+            with_tips(
+                spec("command|info", -2, &["loading", "stale"], SLOW_CONNECTION),
+                &["nondeterministic_output_order"],
+            ),
             spec("command|count", 2, &["loading", "stale"], SLOW_CONNECTION),
         ],
-        ..with_tips(spec("command", -1, &["loading", "stale"], SLOW_CONNECTION), &["nondeterministic_output_order"])
+        ..with_tips(
+            spec("command", -1, &["loading", "stale"], SLOW_CONNECTION),
+            &["nondeterministic_output_order"],
+        )
     },
     Spec {
         subcommands: &[
@@ -176,7 +206,9 @@ pub enum Cmd {
 
 impl Cmd {
     pub fn spec(self) -> &'static Spec {
-        &COMMANDS[self as usize]
+        let spec = &COMMANDS[self as usize];
+        debug_assert_eq!(lookup(spec.name.as_bytes()), Some(self), "COMMANDS is out of the order of Cmd");
+        spec
     }
 
     /// Every command, for `COMMAND` and the tests.
@@ -342,7 +374,7 @@ pub fn execute<T: Timers>(db: &Db<T>, session: &mut Session, args: &Args, out: &
                 db.with_live(index, key, |e| out.bulk_or_null(e.map(|e| &e.value[..])));
             }
         }
-        Cmd::MSet if argc % 2 == 0 => out.error("ERR wrong number of arguments for 'mset' command"),
+        Cmd::MSet if argc.is_multiple_of(2) => out.error("ERR wrong number of arguments for 'mset' command"),
         Cmd::MSet => {
             for i in (1..argc).step_by(2) {
                 db.set(index, args.get(i), args.get(i + 1), None);
@@ -379,7 +411,9 @@ pub fn execute<T: Timers>(db: &Db<T>, session: &mut Session, args: &Args, out: &
         // `getIntFromObjectOrReply`: an integer, then one that fits an int.
         Cmd::Select => match string2ll(args.get(1)).map(i32::try_from) {
             None => out.error(NOT_AN_INTEGER),
-            Some(Err(_)) => out.error("ERR value is out of range, value must between -2147483648 and 2147483647"),
+            Some(Err(_)) => {
+                out.error("ERR value is out of range, value must between -2147483648 and 2147483647")
+            }
             Some(Ok(n)) if n < 0 || n as usize >= DATABASES => out.error("ERR DB index is out of range"),
             Some(Ok(n)) => {
                 session.db = n as usize;
@@ -821,7 +855,8 @@ fn describe(spec: &Spec, out: &mut Reply) {
             out.bulk(b"range");
             out.bulk(b"spec");
             out.map(3);
-            for (name, value) in [("lastkey", key_spec.lastkey), ("keystep", key_spec.keystep), ("limit", 0)] {
+            for (name, value) in [("lastkey", key_spec.lastkey), ("keystep", key_spec.keystep), ("limit", 0)]
+            {
                 out.bulk(name.as_bytes());
                 out.integer(value);
             }

@@ -459,7 +459,10 @@ fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Range<usize>>) -> 
         while !done {
             let c = at(p);
             if in_double {
-                if c == b'\\' && at(p + 1) == b'x' && at(p + 2).is_ascii_hexdigit() && at(p + 3).is_ascii_hexdigit()
+                if c == b'\\'
+                    && at(p + 1) == b'x'
+                    && at(p + 2).is_ascii_hexdigit()
+                    && at(p + 3).is_ascii_hexdigit()
                 {
                     out.push(hex_value(at(p + 2)) * 16 + hex_value(at(p + 3)));
                     p += 3;
