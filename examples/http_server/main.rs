@@ -1,12 +1,16 @@
 //! A small HTTP/1.1 server on corio, for `curl` and `wrk`.
 //!
 //! What it shows: keep-alive and pipelining (every complete request in the
-//! buffer is answered, the responses leave in one write); parsing with the
-//! `httparse` crate rather than by hand; and the limits a server facing the
-//! internet needs: 400 for a malformed request, 431 when the headers outgrow
-//! a limit, 408 when a request takes too long to arrive (a slowloris client
-//! trickling one byte a second is cut off at the deadline, and its buffer
-//! never exceeds the header limit), 413 for a body over the limit.
+//! buffer is answered, the responses leave in one write); parsing request
+//! heads with the `httparse` crate rather than by hand; RFC 9112's message
+//! framing, where request smuggling lives (one `Content-Length` of digits,
+//! `Transfer-Encoding` ending in chunked, never both; chunked bodies decoded);
+//! and the limits a server facing the internet needs: 400 for a malformed
+//! request, 431 when the headers outgrow a limit (empty lines before the
+//! request line count), 408 when a request takes too long to arrive (a
+//! slowloris client trickling one byte a second is cut off at the deadline,
+//! and its buffer never exceeds the header limit), 413 for a body over the
+//! limit. Every response has a `Date`; a 405 says what is `Allow`ed.
 //!
 //! Routes: `GET /` says hello; `GET /stats` returns the runtime's counters
 //! (`corio::stats()`) as JSON.
@@ -32,8 +36,10 @@
 //! `examples/http/protocol.rs`, shared with `http_server_tokio`, the same
 //! server on tokio (`benches/real_servers.sh` races the two).
 //!
-//! Shortcuts, labelled honestly: no chunked request bodies (501), no TLS, no
-//! `Expect: 100-continue`.
+//! Shortcuts, labelled honestly: request bodies are read and discarded
+//! (every route is GET/HEAD); no transfer coding but chunked (501); no TLS;
+//! no `Expect: 100-continue` (a client waiting for it sends the body after
+//! its own timeout).
 
 #[path = "../http/protocol.rs"]
 mod protocol;

@@ -1,13 +1,15 @@
-//! A Redis-protocol (RESP2) key-value server on corio, for `redis-cli` and
-//! `redis-benchmark`.
+//! A Redis-protocol key-value server on corio, for `redis-cli`,
+//! `redis-benchmark` and client libraries such as redis-py.
 //!
 //! What it shows: one task per connection on one thread; pipelining (every
-//! complete command in the read buffer is executed and all replies leave in
-//! one write); key expiry with corio timers (each `EX`/`PX`/`EXPIRE` spawns a
-//! task that sleeps until the deadline, and overwriting the key aborts it);
-//! and defensive parsing (a malformed request gets a RESP error and the
-//! connection is closed; a bulk string over the limit is refused when its
-//! header arrives, before any of it is buffered).
+//! complete command in the read buffer is executed and the replies leave in
+//! one write); backpressure (while a connection's unsent replies are over
+//! 64 KiB, its commands wait, so a client that never reads costs one reply's
+//! memory, not all of them); key expiry with corio timers (each
+//! `EX`/`PX`/`EXPIRE` spawns a task that sleeps until the deadline, and
+//! overwriting the key aborts it); and defensive parsing (a malformed request
+//! gets Redis' own error and the connection is closed; a bulk string over the
+//! limit is refused when its header arrives, before any of it is buffered).
 //!
 //! Run it, then talk to it with the real tools:
 //!
@@ -18,19 +20,25 @@
 //! ```
 //!
 //! Flags: `--addr` (default 127.0.0.1), `--port` (default 6380),
-//! `--max-bulk` (bytes, default 512 MiB like Redis).
+//! `--max-bulk` (bytes, default 512 MiB like Redis), `--max-query` (bytes
+//! one unfinished command may use, default 1 GiB like Redis).
 //!
 //! SIGINT (Ctrl-C) or SIGTERM stops it gracefully (`examples/shutdown/mod.rs`):
 //! no new connections; each open one answers the commands it has received
 //! (finishing one that is half-received) and closes; then it exits 0.
 //!
 //! This file is the corio half: sockets, the connection loop and expiry
-//! timers. The parser, the command table and the store are in
-//! `examples/resp/protocol.rs`, shared with `resp_server_tokio`, the same
+//! timers. The parser and connection state are in `examples/resp/protocol.rs`,
+//! the commands in `examples/resp/commands.rs`, the store in
+//! `examples/resp/store.rs`, all shared with `resp_server_tokio`, the same
 //! server on tokio (`benches/real_servers.sh` races the two).
 //!
-//! Shortcuts, labelled honestly: no persistence, no pub/sub, no transactions;
-//! only the commands listed in `protocol::execute`.
+//! Replies follow redis-server 7.0, error texts included (RESP2, and RESP3
+//! after `HELLO 3`); `tests/resp_differential.rs` checks them against a real
+//! redis-server. Shortcuts, labelled honestly: strings only (no lists,
+//! hashes, sets...), no persistence, no pub/sub, no transactions, no AUTH
+//! beyond HELLO's `default` user; only the commands in `commands.rs`, and
+//! any other gets Redis' answer to an unknown command.
 
 #[path = "../resp/protocol.rs"]
 mod protocol;

@@ -1,11 +1,12 @@
-//! The RESP2 key-value server of `resp_server`, on tokio's `current_thread`
-//! runtime: the comparison twin for `benches/real_servers.sh`.
+//! The Redis-protocol key-value server of `resp_server`, on tokio's
+//! `current_thread` runtime: the comparison twin for `benches/real_servers.sh`.
 //!
 //! What it shows: the same program on another runtime. The parser, the
-//! command table and the store are `examples/resp/protocol.rs`, shared with
-//! the corio version; only sockets, the connection loop and the expiry
-//! timers (a `spawn_local` task per key, aborted when the key is
-//! overwritten) differ. Tasks hold `Rc`s, so they run in a `LocalSet`.
+//! command table and the store are `examples/resp/` (`protocol.rs`, which
+//! includes `commands.rs` and `store.rs`), shared with the corio version;
+//! only sockets, the connection loop (the same one, backpressure included)
+//! and the expiry timers (a `spawn_local` task per key, aborted when the key
+//! is overwritten) differ. Tasks hold `Rc`s, so they run in a `LocalSet`.
 //!
 //! ```sh
 //! cargo run --release --example resp_server_tokio -- --port 6381
@@ -13,7 +14,8 @@
 //! ```
 //!
 //! Flags, as for `resp_server`: `--addr` (default 127.0.0.1), `--port`
-//! (default 6380), `--max-bulk` (bytes, default 512 MiB).
+//! (default 6380), `--max-bulk` (bytes, default 512 MiB), `--max-query`
+//! (bytes, default 1 GiB).
 
 #[path = "../resp/protocol.rs"]
 mod protocol;
