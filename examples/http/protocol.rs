@@ -527,14 +527,20 @@ fn valid_host(value: &[u8]) -> bool {
 /// (`http://host/path`, which a server must accept) without its scheme and
 /// authority; the query is not part of the route.
 fn origin_path(target: &str) -> &str {
-    let path = match target.find("://") {
-        Some(i) if target[..i].eq_ignore_ascii_case("http") => {
-            let rest = &target[i + 3..];
-            rest.find('/').map_or("/", |slash| &rest[slash..])
-        }
-        _ => target,
+    let path = match target.as_bytes().first() {
+        Some(b'/') => target,
+        _ => match target.find("://") {
+            Some(i) if target[..i].eq_ignore_ascii_case("http") => {
+                let rest = &target[i + 3..];
+                rest.find('/').map_or("/", |slash| &rest[slash..])
+            }
+            _ => target,
+        },
     };
-    path.split('?').next().unwrap_or(path)
+    match path.bytes().position(|b| b == b'?') {
+        Some(q) => &path[..q],
+        None => path,
+    }
 }
 
 /// A whole response, used by the connection loop for 408.
@@ -553,21 +559,45 @@ pub fn response(status: u16, reason: &'static str, body: &'static [u8]) -> Vec<u
     out
 }
 
+/// Appends the response. Built from pieces rather than with `write!`:
+/// the formatting machinery cost more than the rest of a request together.
 fn write_response(out: &mut Vec<u8>, r: &Response) {
-    let connection = if r.keep_alive { "keep-alive" } else { "close" };
-    let allow = if r.allow { "Allow: GET, HEAD\r\n" } else { "" };
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "HTTP/1.1 {} {}\r\nDate: ", r.status, r.reason);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    decimal(out, u64::from(r.status));
+    out.push(b' ');
+    out.extend_from_slice(r.reason.as_bytes());
+    out.extend_from_slice(b"\r\nDate: ");
     out.extend_from_slice(&http_date_now());
-    let _ = write!(
-        out,
-        "\r\n{allow}Content-Type: {}\r\nContent-Length: {}\r\nConnection: {connection}\r\n\r\n",
-        r.content_type,
-        r.body.len()
-    );
+    if r.allow {
+        out.extend_from_slice(b"\r\nAllow: GET, HEAD");
+    }
+    out.extend_from_slice(b"\r\nContent-Type: ");
+    out.extend_from_slice(r.content_type.as_bytes());
+    out.extend_from_slice(b"\r\nContent-Length: ");
+    decimal(out, r.body.len() as u64);
+    out.extend_from_slice(if r.keep_alive {
+        b"\r\nConnection: keep-alive\r\n\r\n"
+    } else {
+        b"\r\nConnection: close\r\n\r\n"
+    });
     if !r.head_only {
         out.extend_from_slice(&r.body);
     }
+}
+
+/// `n` in decimal.
+fn decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 thread_local! {

@@ -241,38 +241,47 @@ impl Cmd {
     ];
 }
 
-/// The command named `name` (any case).
+/// The command named `name` (any case). Dispatches on the length and the
+/// first letter, then compares the whole name: no copy, one short compare
+/// (this runs for every command).
 pub fn lookup(name: &[u8]) -> Option<Cmd> {
-    let (upper, len) = upper_name(name);
-    Some(match &upper[..len] {
-        b"GET" => Cmd::Get,
-        b"SET" => Cmd::Set,
-        b"PING" => Cmd::Ping,
-        b"ECHO" => Cmd::Echo,
-        b"DEL" => Cmd::Del,
-        b"EXISTS" => Cmd::Exists,
-        b"INCR" => Cmd::Incr,
-        b"DECR" => Cmd::Decr,
-        b"INCRBY" => Cmd::IncrBy,
-        b"DECRBY" => Cmd::DecrBy,
-        b"MGET" => Cmd::MGet,
-        b"MSET" => Cmd::MSet,
-        b"EXPIRE" => Cmd::Expire,
-        b"PEXPIRE" => Cmd::PExpire,
-        b"TTL" => Cmd::Ttl,
-        b"PTTL" => Cmd::PTtl,
-        b"DBSIZE" => Cmd::DbSize,
-        b"FLUSHALL" => Cmd::FlushAll,
-        b"FLUSHDB" => Cmd::FlushDb,
-        b"SELECT" => Cmd::Select,
-        b"QUIT" => Cmd::Quit,
-        b"HELLO" => Cmd::Hello,
-        b"COMMAND" => Cmd::Command,
-        b"CLIENT" => Cmd::Client,
-        b"CONFIG" => Cmd::Config,
+    let first = name.first()? & CASE;
+    // Where two names share a length and first letter, the arm with a
+    // guard comes first.
+    let (cmd, spelled): (Cmd, &[u8]) = match (name.len(), first) {
+        (3, b'G') => (Cmd::Get, b"GET"),
+        (3, b'S') => (Cmd::Set, b"SET"),
+        (4, b'P') if name[1] & CASE == b'T' => (Cmd::PTtl, b"PTTL"),
+        (4, b'P') => (Cmd::Ping, b"PING"),
+        (4, b'E') => (Cmd::Echo, b"ECHO"),
+        (3, b'D') => (Cmd::Del, b"DEL"),
+        (6, b'E') if name[1] & CASE == b'X' && name[2] & CASE == b'P' => (Cmd::Expire, b"EXPIRE"),
+        (6, b'E') => (Cmd::Exists, b"EXISTS"),
+        (4, b'I') => (Cmd::Incr, b"INCR"),
+        (4, b'D') => (Cmd::Decr, b"DECR"),
+        (6, b'I') => (Cmd::IncrBy, b"INCRBY"),
+        (6, b'D') if name[1] & CASE == b'E' => (Cmd::DecrBy, b"DECRBY"),
+        (4, b'M') if name[1] & CASE == b'G' => (Cmd::MGet, b"MGET"),
+        (4, b'M') => (Cmd::MSet, b"MSET"),
+        (7, b'P') => (Cmd::PExpire, b"PEXPIRE"),
+        (3, b'T') => (Cmd::Ttl, b"TTL"),
+        (6, b'D') => (Cmd::DbSize, b"DBSIZE"),
+        (8, b'F') => (Cmd::FlushAll, b"FLUSHALL"),
+        (7, b'F') => (Cmd::FlushDb, b"FLUSHDB"),
+        (6, b'S') => (Cmd::Select, b"SELECT"),
+        (4, b'Q') => (Cmd::Quit, b"QUIT"),
+        (5, b'H') => (Cmd::Hello, b"HELLO"),
+        (7, b'C') => (Cmd::Command, b"COMMAND"),
+        (6, b'C') if name[1] & CASE == b'L' => (Cmd::Client, b"CLIENT"),
+        (6, b'C') => (Cmd::Config, b"CONFIG"),
         _ => return None,
-    })
+    };
+    name.iter().zip(spelled).all(|(&b, &upper)| b & CASE == upper).then_some(cmd)
 }
+
+/// Clears the bit that makes an ASCII letter lower case. Command names are
+/// letters only, so `b & CASE == b'G'` holds exactly for `G` and `g`.
+const CASE: u8 = !0x20;
 
 /// Copies a name in upper case onto the stack (names longer than 16 bytes
 /// are no command we know).
@@ -518,8 +527,13 @@ fn set<T: Timers>(db: &Db<T>, index: usize, args: &Args, out: &mut Reply) {
     if get {
         db.with_live(index, key, |e| out.bulk_or_null(e.map(|e| &e.value[..])));
     }
-    let found = db.exists(index, key);
-    if (nx && found) || (xx && !found) {
+    // Only NX and XX need to know whether the key is there (one hash
+    // lookup less for a plain SET, the common case).
+    let refused = (nx || xx) && {
+        let found = db.exists(index, key);
+        (nx && found) || (xx && !found)
+    };
+    if refused {
         if !get {
             out.null();
         }

@@ -247,8 +247,11 @@ pub struct Parser {
     is_inline: bool,
     /// Bytes looked at while searching for line ends, over the parser's
     /// life: the work that grows with the input (a bulk argument's data is
-    /// skipped, not searched). Tests use it to show a command parsed in
-    /// pieces costs what it costs in one.
+    /// skipped, not searched). Counted only in test builds (this file is
+    /// included by tests/resp_parser.rs, which uses it to show a command
+    /// parsed in pieces costs what it costs in one); the servers do not pay
+    /// for the count.
+    #[cfg(test)]
     examined: u64,
 }
 
@@ -263,12 +266,13 @@ impl Parser {
             spans: Vec::new(),
             inline: Vec::new(),
             is_inline: false,
+            #[cfg(test)]
             examined: 0,
         }
     }
 
     /// Bytes searched for line ends so far (see the field).
-    #[allow(dead_code)] // for the tests
+    #[cfg(test)]
     pub fn examined(&self) -> u64 {
         self.examined
     }
@@ -276,14 +280,17 @@ impl Parser {
     /// Parses the command at the front of `buf`, continuing from where the
     /// previous call stopped if that one returned [`Parsed::Partial`].
     pub fn parse(&mut self, buf: &[u8]) -> Parsed {
-        if self.state == State::Start {
+        // The loop works on copies of the position and state (registers,
+        // not memory); they are stored back only when it stops partway.
+        let (mut pos, mut state) = (self.pos, self.state);
+        if state == State::Start {
             match buf.first() {
                 None => return Parsed::Partial,
                 Some(b'*') => {}
                 Some(_) => return self.parse_inline(buf),
             }
-            let Some(end) = self.find_line_end(buf) else {
-                return self.too_long(buf, "too big mbulk count string");
+            let Some(end) = self.find_line_end(buf, 0) else {
+                return self.too_long(buf, 0, "too big mbulk count string");
             };
             let count = match string2ll(&buf[1..end]) {
                 Some(n) if n <= MAX_ARGS => n,
@@ -294,19 +301,19 @@ impl Parser {
                 return Parsed::Empty(end + 2);
             }
             self.spans.clear();
-            self.spans.reserve(count.min(1024) as usize);
             self.is_inline = false;
-            self.pos = end + 2;
-            self.state = State::Args { left: count };
+            pos = end + 2;
+            state = State::Args { left: count };
         }
         loop {
-            match self.state {
+            match state {
                 State::Start => unreachable!("handled above"),
                 State::Args { left } => {
-                    let Some(end) = self.find_line_end(buf) else {
-                        return self.too_long(buf, "too big bulk count string");
+                    let Some(end) = self.find_line_end(buf, pos) else {
+                        (self.pos, self.state) = (pos, state);
+                        return self.too_long(buf, pos, "too big bulk count string");
                     };
-                    let line = &buf[self.pos..end];
+                    let line = &buf[pos..end];
                     if line.first() != Some(&b'$') {
                         let got = line.first().map_or(b'\r', |&b| b);
                         return Parsed::Error(format!("expected '$', got '{}'", got as char));
@@ -315,23 +322,23 @@ impl Parser {
                         Some(n) if n >= 0 && n as u64 <= self.max_bulk as u64 => n as usize,
                         _ => return Parsed::Error("invalid bulk length".into()),
                     };
-                    self.pos = end + 2;
-                    self.state = State::Bulk { left, len };
+                    pos = end + 2;
+                    state = State::Bulk { left, len };
                 }
                 State::Bulk { left, len } => {
                     // Redis skips the two bytes after the data without
                     // looking at them; so do we.
-                    if buf.len() - self.pos < len + 2 {
+                    if buf.len() - pos < len + 2 {
+                        (self.pos, self.state) = (pos, state);
                         return Parsed::Partial;
                     }
-                    self.spans.push(self.pos..self.pos + len);
-                    self.pos += len + 2;
+                    self.spans.push(pos..pos + len);
+                    pos += len + 2;
                     if left == 1 {
-                        let used = self.pos;
                         self.reset();
-                        return Parsed::Command(used);
+                        return Parsed::Command(pos);
                     }
-                    self.state = State::Args { left: left - 1 };
+                    state = State::Args { left: left - 1 };
                 }
             }
         }
@@ -352,22 +359,24 @@ impl Parser {
 
     /// The end of the line at `pos`, as Redis finds it: the first `\r`, with
     /// at least one byte after it (which is skipped unread, like Redis).
-    fn find_line_end(&mut self, buf: &[u8]) -> Option<usize> {
+    fn find_line_end(&mut self, buf: &[u8], pos: usize) -> Option<usize> {
         if self.stuck {
             return None;
         }
-        let from = self.scanned.max(self.pos);
+        // `scanned` is left as it is on success: the next line starts past
+        // it, so `max` ignores it.
+        let from = self.scanned.max(pos);
         let found = buf[from..].iter().position(|&b| b == b'\r' || b == 0);
-        self.examined += found.map_or(buf.len() - from, |i| i + 1) as u64;
+        #[cfg(test)]
+        {
+            self.examined += found.map_or(buf.len() - from, |i| i + 1) as u64;
+        }
         match found {
             Some(i) if buf[from + i] == 0 => {
                 self.stuck = true;
                 None
             }
-            Some(i) if from + i + 2 <= buf.len() => {
-                self.scanned = 0;
-                Some(from + i)
-            }
+            Some(i) if from + i + 2 <= buf.len() => Some(from + i),
             Some(i) => {
                 self.scanned = from + i;
                 None
@@ -379,8 +388,8 @@ impl Parser {
         }
     }
 
-    fn too_long(&self, buf: &[u8], message: &str) -> Parsed {
-        if buf.len() - self.pos > MAX_LINE {
+    fn too_long(&self, buf: &[u8], pos: usize, message: &str) -> Parsed {
+        if buf.len() - pos > MAX_LINE {
             Parsed::Error(message.into())
         } else {
             Parsed::Partial
@@ -395,7 +404,10 @@ impl Parser {
         } else {
             let from = self.scanned;
             let found = buf[from..].iter().position(|&b| b == b'\n' || b == 0);
-            self.examined += found.map_or(buf.len() - from, |i| i + 1) as u64;
+            #[cfg(test)]
+            {
+                self.examined += found.map_or(buf.len() - from, |i| i + 1) as u64;
+            }
             match found {
                 Some(i) if buf[from + i] == 0 => {
                     self.stuck = true;
@@ -519,34 +531,39 @@ fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Range<usize>>) -> 
 /// Redis' `string2ll`: an optional `-`, then digits with no leading zero
 /// (`0` alone is fine), at most 20 bytes, within `i64`. No `+`, no spaces.
 pub fn string2ll(text: &[u8]) -> Option<i64> {
-    if text.is_empty() || text.len() >= 21 {
-        return None;
-    }
-    if text == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match text.split_first() {
-        Some((b'-', rest)) => (true, rest),
+    let (negative, digits) = match text {
+        [b'-', rest @ ..] => (true, rest),
         _ => (false, text),
     };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut n: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
+    match digits {
+        // Up to 18 digits cannot overflow: the common case, kept cheap (it
+        // runs for every length line).
+        [b'1'..=b'9', ..] if digits.len() <= 18 => {
+            let mut n: i64 = 0;
+            for &d in digits {
+                if !d.is_ascii_digit() {
+                    return None;
+                }
+                n = n * 10 + i64::from(d - b'0');
+            }
+            Some(if negative { -n } else { n })
         }
-        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if negative {
-        if n > i64::MIN.unsigned_abs() {
-            return None;
+        [b'0'] if !negative => Some(0),
+        [b'1'..=b'9', ..] if text.len() <= 20 => {
+            let mut n: u64 = 0;
+            for &d in digits {
+                if !d.is_ascii_digit() {
+                    return None;
+                }
+                n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            }
+            if negative {
+                (n <= i64::MIN.unsigned_abs()).then(|| (n as i64).wrapping_neg())
+            } else {
+                i64::try_from(n).ok()
+            }
         }
-        Some((n as i64).wrapping_neg())
-    } else {
-        i64::try_from(n).ok()
+        _ => None,
     }
 }
 
