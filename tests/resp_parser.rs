@@ -227,3 +227,29 @@ fn limits_are_redis_limits() {
     let inline = vec![b'a'; protocol::MAX_LINE + 1];
     assert_eq!(parser.parse(&inline), Parsed::Error("too big inline request".into()));
 }
+
+/// Inline commands are split as Redis' `sdssplitargs` splits them.
+#[test]
+fn inline_quoting_is_redis_quoting() {
+    let args = |line: &[u8]| {
+        let mut parser = Parser::new(100);
+        match parser.parse(line) {
+            Parsed::Command(used) => {
+                assert_eq!(used, line.len());
+                let args = parser.args(line);
+                (0..args.len()).map(|i| args.get(i).to_vec()).collect::<Vec<_>>()
+            }
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(line)),
+        }
+    };
+    assert_eq!(args(b"set k v\r\n"), [&b"set"[..], b"k", b"v"]);
+    assert_eq!(args(b"  a\t b \n"), [&b"a"[..], b"b"]);
+    assert_eq!(args(b"echo \"a b\\n\\x41\\\"\"\r\n"), [&b"echo"[..], b"a b\nA\""]);
+    assert_eq!(args(b"echo 'it\\'s'\r\n"), [&b"echo"[..], b"it's"]);
+    assert_eq!(args(b"echo \"\"\r\n"), [&b"echo"[..], b""]);
+    let unbalanced = Parsed::Error("unbalanced quotes in request".into());
+    for line in [&b"echo \"open\r\n"[..], b"echo 'open\r\n", b"echo \"a\"b\r\n", b"echo 'a'b\r\n"] {
+        assert_eq!(Parser::new(100).parse(line), unbalanced, "{:?}", String::from_utf8_lossy(line));
+    }
+    assert_eq!(Parser::new(100).parse(b"\r\n"), Parsed::Empty(2));
+}

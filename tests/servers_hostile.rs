@@ -329,6 +329,9 @@ fn http_malformed_field_lines_get_400() {
             String::from_utf8_lossy(request)
         );
     }
+    // More header fields than the server keeps (64): 431.
+    let many = format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", "X-A: 1\r\n".repeat(70));
+    assert_eq!(statuses(&http(&server, many.as_bytes(), &["GET"])), [431]);
     assert_alive(&server);
 }
 
