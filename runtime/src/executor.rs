@@ -1,49 +1,67 @@
 //! The executor: the run queue, the tick loop, `block_on` and `spawn`.
 //!
-//! Third stop of the tour. A [`Runtime`] owns a `Local` (its thread-bound
-//! state, behind an `Rc`) and, through it, the thread-safe `Shared`. One
-//! turn of the loop in [`Runtime::block_on`]:
+//! A [`Runtime`] owns a `Core` (its thread-bound state, `context.rs`) and
+//! runs the loop in [`Runtime::block_on`]. One turn:
 //!
-//! 1. poll the `block_on` future, if it was woken;
+//! 1. poll the `block_on` future, if its waker was woken;
 //! 2. *tick*: pop up to `budget` tasks from the FIFO run queue and poll each
 //!    once (`Task::run`); a task woken during its own poll goes to the back;
-//! 3. *park*: move remote wakes and spawns into the local queue, then ask the
-//!    reactor for I/O events, waiting in the kernel only if nothing is ready
-//!    (until the next timer deadline, or forever), and fire expired timers.
-//!    When the only thing ready is the `block_on` future, this step is
-//!    skipped once, so a caller awaiting one task at a time does not pay an
-//!    `epoll_wait` that finds nothing between each. With
-//!    [`Builder::spin_before_park`], the runtime first keeps asking for
+//! 3. *park*: move remote wakes and spawns from the injector into the local
+//!    queue, then ask the reactor for I/O events, waiting in the kernel only
+//!    if nothing is ready (until the next timer deadline, or forever), and
+//!    fire expired timers. When the only thing ready is the `block_on`
+//!    future, this step is skipped once, so a caller awaiting one task at a
+//!    time does not pay an `epoll_wait` that finds nothing between each.
+//!    With [`Builder::spin_before_park`], the runtime first keeps asking for
 //!    events without sleeping for a while, so a reply that comes soon does
 //!    not pay for putting the thread to sleep and waking it.
+//!
+//! "Park" always means this step: the runtime's *thread* waiting for
+//! events. A task that returns `Pending` is not parked; it is *idle*, in no
+//! queue, until one of its wakers fires.
 //!
 //! Because step 3 runs after every `budget` polls, a task that is always
 //! ready (even one that wakes itself on every poll) cannot starve I/O,
 //! timers or the tasks queued behind it.
 //!
-//! The "current runtime" is a thread-local set only while `block_on` runs
-//! (and during shutdown); [`spawn`], timers and I/O registration find the
-//! runtime through it. There is no global runtime.
+//! # The `block_on` future is not a task
 //!
-//! Next stop: `reactor.rs`, where parked I/O waits for events.
+//! The future passed to `block_on` lives on `block_on`'s stack, in no run
+//! queue and no task list, and is polled directly by the loop (step 1). Its
+//! waker is a [`MainWaker`]: an `Arc` holding a `woken` flag, built into a
+//! `Waker` by std's `Wake` trait. Waking it sets the flag; from another
+//! thread it also interrupts a park through the injector. The loop polls
+//! the future only when the flag is set, and the skipped-park rule above
+//! reads it too.
+//!
+//! # The scheduling seam
+//!
+//! Tasks are spawned with a [`Scheduler`], this file's implementation of
+//! `task::Schedule`: a wake on the runtime's own thread, while it is
+//! current, pushes on the local run queue; any other wake goes through the
+//! injector (a lock-free queue plus a `mio::Waker` that interrupts the
+//! park). The run queue, the tick and the park are where a deterministic
+//! simulator and a tracer hook in later; see `docs/ARCHITECTURE.md`.
+//!
+//! Next stop: `handle.rs`, the way in for other threads.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::marker::PhantomData;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use crate::handle::{Handle, Shared};
-use crate::reactor::{Reactor, Turn, Wait};
+use crate::context::{self, Core, Enter};
+use crate::injector::Injector;
+use crate::reactor::driver::{Reactor, Turn, Wait};
 use crate::stats::{bump, Counters, Stats};
-use crate::task::{self, JoinHandle, RunOutcome, Task, TaskList};
+use crate::task::{self, JoinHandle, RunOutcome, Schedule, TaskList, Woken};
 use crate::time::clock::Clock;
 use crate::time::timers::Timers;
 
@@ -53,41 +71,35 @@ const DEFAULT_BUDGET: u32 = 128;
 /// Default capacity of the reactor's event buffer.
 const DEFAULT_EVENTS: usize = 1024;
 
-/// Source of runtime ids (used by timers to tell runtimes apart); an id
-/// generator, not a runtime singleton.
-static NEXT_RUNTIME_ID: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    /// The runtime whose `block_on` is running on this thread, if any.
-    static CONTEXT: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+/// The executor's side of the scheduling seam: what every task of a
+/// runtime carries to find its way back (the runtime's injector, which
+/// also identifies the runtime).
+pub(crate) struct Scheduler {
+    injector: Arc<Injector>,
 }
 
-/// Runs `f` with the current runtime, or returns `None` outside one.
-pub(crate) fn with_current<R>(f: impl FnOnce(&Rc<Local>) -> R) -> Option<R> {
-    CONTEXT.try_with(|context| context.borrow().as_ref().map(f)).ok().flatten()
-}
-
-/// Whether `shared` belongs to the runtime running on this thread.
-pub(crate) fn is_current(shared: &Shared) -> bool {
-    with_current(|local| std::ptr::eq(Arc::as_ptr(&local.shared), shared)).unwrap_or(false)
-}
-
-/// Queues a woken task: on the local run queue when we are on its runtime's
-/// thread inside `block_on`, otherwise through the cross-thread injector
-/// (which also interrupts the runtime if it is blocked in the kernel).
-pub(crate) fn schedule(task: Task) {
-    let mut task = Some(task);
-    let _ = CONTEXT.try_with(|context| {
-        if let Some(local) = context.borrow().as_ref() {
-            if let Some(t) = task.take_if(|t| Arc::ptr_eq(t.shared(), &local.shared)) {
-                bump(&local.counters.wakes_local, 1);
-                local.run_queue.borrow_mut().push_back(t);
+impl Schedule for Scheduler {
+    /// On the runtime's own thread, while it is current: the local run
+    /// queue. Anywhere else (another thread, or after `block_on` returned):
+    /// the injector, which wakes the runtime if it is parked.
+    fn schedule(task: Woken<Self>) {
+        let runtime = Arc::as_ptr(&task.scheduler().injector);
+        let mut task = Some(task);
+        context::with_current(|core| {
+            if std::ptr::eq(Arc::as_ptr(&core.injector), runtime) {
+                if let Some(task) = task.take() {
+                    bump(&core.counters.wakes_local, 1);
+                    core.run_queue.borrow_mut().push_back(task.into_task());
+                }
             }
+        });
+        if let Some(task) = task {
+            // Keep the injector alive by a reference of our own: if the
+            // runtime is gone, the push drops the task, and with it maybe
+            // the last other reference to the injector.
+            let injector = task.scheduler().injector.clone();
+            injector.push_task(task.into_task());
         }
-    });
-    if let Some(task) = task {
-        let shared = task.shared().clone();
-        shared.push_remote(task);
     }
 }
 
@@ -118,10 +130,26 @@ where
     // Take the runtime out of the thread-local first and move the future
     // only once, into its task: passing it through `with_current`'s
     // closures cost four copies of every future (callgrind, the RPC server).
-    let local = with_current(Rc::clone).expect(
+    let core = context::with_current(Rc::clone).expect(
         "corio::spawn called outside a corio runtime: call it inside `block_on`, or use `Runtime::spawn`",
     );
-    local.spawn(future)
+    spawn_on(&core, future)
+}
+
+/// Allocates the task, queues it, returns its handle.
+#[inline(always)]
+fn spawn_on<F>(core: &Core, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let id = core.next_task_id.get();
+    core.next_task_id.set(id + 1);
+    let scheduler = Scheduler { injector: core.injector.clone() };
+    let (task, handle) = task::spawn(future, scheduler, id, core.tasks.as_ref());
+    bump(&core.counters.tasks_spawned, 1);
+    core.run_queue.borrow_mut().push_back(task);
+    handle
 }
 
 /// Runs a future to completion on a new runtime on this thread, then drops
@@ -147,224 +175,43 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 ///
 /// Panics when called outside a runtime (use [`Runtime::stats`] there).
 pub fn stats() -> Stats {
-    with_current(|local| local.stats()).expect("corio::stats called outside a corio runtime")
+    context::with_current(|core| core.stats()).expect("corio::stats called outside a corio runtime")
 }
 
-/// Builder options, fixed at build time.
-#[derive(Debug, Clone)]
-struct Config {
-    budget: u32,
-    abort_on_panic: bool,
-    spin_before_park: Duration,
+/// The waker of the future passed to `block_on`, which is not a task (see
+/// the module docs): a flag the loop reads, and the injector to interrupt a
+/// park from another thread. One per runtime, reused by every `block_on`.
+struct MainWaker {
+    /// The `block_on` future was woken and must be polled.
+    woken: AtomicBool,
+    injector: Arc<Injector>,
 }
 
-/// The thread-bound state of a runtime.
-pub(crate) struct Local {
-    /// The half other threads can reach.
-    pub(crate) shared: Arc<Shared>,
-    /// Tasks ready to be polled, FIFO.
-    run_queue: RefCell<VecDeque<Task>>,
-    /// Every unfinished task, for shutdown.
-    /// Pinned: linked tasks point back at it.
-    tasks: Pin<Box<TaskList>>,
-    /// I/O readiness (mio).
-    pub(crate) reactor: Rc<Reactor>,
-    /// Pending timers.
-    pub(crate) timers: RefCell<Timers>,
-    /// Real or virtual time.
-    pub(crate) clock: Clock,
-    /// Distinguishes runtimes for timer entries that outlive one.
-    pub(crate) id: u64,
-    pub(crate) counters: Counters,
-    config: Config,
-    next_task_id: Cell<u64>,
-    /// A panic message to re-raise from `block_on` (abort-on-panic mode).
-    panicked: RefCell<Option<String>>,
-    /// Reused buffer for wakers collected from the reactor and timers, so
-    /// they are woken after every borrow is released, without allocating.
-    wake_buffer: RefCell<Vec<Waker>>,
-}
-
-impl Local {
-    #[inline(always)]
-    fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + 'static,
-        F::Output: 'static,
-    {
-        let id = self.next_task_id.get();
-        self.next_task_id.set(id + 1);
-        let (task, handle) = task::spawn(future, self.shared.clone(), id, self.tasks.as_ref());
-        bump(&self.counters.tasks_spawned, 1);
-        self.run_queue.borrow_mut().push_back(task);
-        handle
+impl MainWaker {
+    /// Clears the flag; whether it was set.
+    fn take_woken(&self) -> bool {
+        // Look before writing: most turns find it clear.
+        self.woken.load(Ordering::Acquire) && self.woken.swap(false, Ordering::AcqRel)
     }
 
-    pub(crate) fn stats(&self) -> Stats {
-        self.counters.snapshot(self.tasks.len())
-    }
-
-    /// Polls up to `budget` queued tasks, once each.
-    fn tick(&self) {
-        for _ in 0..self.config.budget {
-            let Some(task) = self.run_queue.borrow_mut().pop_front() else {
-                return;
-            };
-            bump(&self.counters.polls, 1);
-            match task.run() {
-                RunOutcome::Pending | RunOutcome::Skipped => {}
-                RunOutcome::Reschedule(task) => {
-                    bump(&self.counters.wakes_local, 1);
-                    self.run_queue.borrow_mut().push_back(task);
-                }
-                RunOutcome::Completed => bump(&self.counters.tasks_completed, 1),
-                RunOutcome::Panicked(message) => {
-                    bump(&self.counters.tasks_completed, 1);
-                    bump(&self.counters.tasks_panicked, 1);
-                    if self.config.abort_on_panic {
-                        *self.panicked.borrow_mut() = Some(*message);
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Moves work queued by other threads onto this thread.
-    fn drain_remote(&self) {
-        // Reset first: a push after this point will notify again.
-        self.shared.clear_notified();
-        let mut remote = 0;
-        while let Some(task) = self.shared.pop_remote() {
-            remote += 1;
-            self.run_queue.borrow_mut().push_back(task);
-        }
-        bump(&self.counters.wakes_remote, remote);
-        while let Some(request) = self.shared.pop_spawn() {
-            request();
-        }
-    }
-
-    fn has_ready_work(&self) -> bool {
-        !self.run_queue.borrow().is_empty() || self.shared.main_woken.load(Ordering::Acquire)
-    }
-
-    /// Waits for I/O and timers if nothing is ready, then wakes what they name.
-    fn park(&self) -> io::Result<()> {
-        self.drain_remote();
-        let ready = self.has_ready_work();
-        let deadline = self.timers.borrow_mut().next_deadline();
-        let mut wakers = std::mem::take(&mut *self.wake_buffer.borrow_mut());
-
-        let wait = match (ready, deadline) {
-            (true, _) => Wait::Zero,
-            // Virtual time: look for ready I/O first; only an idle runtime
-            // may jump the clock.
-            (false, Some(_)) if self.clock.is_virtual() => Wait::Zero,
-            (false, Some(deadline)) => Wait::Until(deadline),
-            (false, None) => Wait::Forever,
-        };
-        let turn = match self.spin(wait, deadline, &mut wakers)? {
-            Some(turn) => turn,
-            None => {
-                bump(&self.counters.reactor_turns, 1);
-                self.reactor.poll(wait, &mut wakers)?
-            }
-        };
-        bump(&self.counters.io_events, turn.io_events as u64);
-        let events = turn.all_events;
-
-        if let (false, Some(deadline), 0) = (ready, deadline, events) {
-            if self.clock.is_virtual() {
-                self.clock.advance_to(deadline);
-            }
-        }
-        let fired = self.timers.borrow_mut().fire_expired(self.clock.now(), &mut wakers);
-        bump(&self.counters.timers_fired, fired as u64);
-
-        for waker in wakers.drain(..) {
-            waker.wake();
-        }
-        *self.wake_buffer.borrow_mut() = wakers;
-        Ok(())
-    }
-
-    /// `Builder::spin_before_park`: polls the reactor without sleeping
-    /// until something happens or the spin time (or the next timer) runs
-    /// out. `Some(turn)` if it saw events or remote work, `None` to go on
-    /// and sleep.
-    fn spin(
-        &self,
-        wait: Wait,
-        deadline: Option<Instant>,
-        wakers: &mut Vec<Waker>,
-    ) -> io::Result<Option<Turn>> {
-        let spin = self.config.spin_before_park;
-        if spin.is_zero() || matches!(wait, Wait::Zero) {
-            return Ok(None);
-        }
-        let started = Instant::now();
-        loop {
-            let turn = self.reactor.poll(Wait::Zero, wakers)?;
-            bump(&self.counters.reactor_turns, 1);
-            if turn.all_events > 0 || !wakers.is_empty() {
-                return Ok(Some(turn));
-            }
-            // Wakes and spawns from other threads also arrive through the
-            // injector, which the reactor does not see without sources.
-            self.drain_remote();
-            if self.has_ready_work() {
-                return Ok(Some(turn));
-            }
-            let timer_due = deadline.is_some_and(|deadline| self.clock.now() >= deadline);
-            if timer_due || started.elapsed() >= spin {
-                return Ok(None);
-            }
-            std::hint::spin_loop();
-        }
-    }
-
-    fn take_panic(&self) -> Option<String> {
-        self.panicked.borrow_mut().take()
+    fn is_woken(&self) -> bool {
+        self.woken.load(Ordering::Acquire)
     }
 }
 
-/// Sets the thread's current runtime for a scope.
-struct Enter;
-
-impl Enter {
-    fn new(local: &Rc<Local>) -> Enter {
-        CONTEXT.with(|context| {
-            let mut context = context.borrow_mut();
-            if context.is_some() {
-                panic!(
-                    "corio: `block_on` called from inside a corio runtime. A task must not block the thread \
-                     that runs every other task: `.await` the future instead, or `corio::spawn` it and \
-                     `.await` its JoinHandle."
-                );
-            }
-            *context = Some(local.clone());
-        });
-        Enter
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
     }
 
-    /// Like `new`, but does nothing (returns `None`) if a runtime is current.
-    fn try_new(local: &Rc<Local>) -> Option<Enter> {
-        let entered = CONTEXT.try_with(|context| {
-            let mut context = context.try_borrow_mut().ok()?;
-            if context.is_some() {
-                return None;
-            }
-            *context = Some(local.clone());
-            Some(Enter)
-        });
-        entered.ok().flatten()
-    }
-}
-
-impl Drop for Enter {
-    fn drop(&mut self) {
-        let _ = CONTEXT.try_with(|context| context.borrow_mut().take());
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        // On the runtime's own thread the loop sees the flag before it
+        // parks; from anywhere else, interrupt a park.
+        let on_runtime_thread = context::with_current(|core| core.owns(&self.injector)).unwrap_or(false);
+        if !on_runtime_thread {
+            self.injector.notify();
+        }
     }
 }
 
@@ -373,7 +220,7 @@ impl Drop for Enter {
 /// Build one with [`Runtime::new`] or [`Runtime::builder`], then drive it
 /// with [`block_on`](Runtime::block_on). A `Runtime` is `!Send`: it and its
 /// tasks live on the thread that made it. Other threads reach it through a
-/// [`Handle`].
+/// [`Handle`](crate::Handle).
 ///
 /// # Examples
 ///
@@ -393,8 +240,17 @@ impl Drop for Enter {
 /// Tasks spawned by those destructors are dropped after them, unpolled.
 /// Wakers that outlive the runtime stay valid; waking them does nothing.
 pub struct Runtime {
-    local: Rc<Local>,
-    _not_send: PhantomData<Rc<()>>,
+    /// The thread-bound state, made current by `block_on` (an `Rc`, which
+    /// also makes `Runtime` `!Send`).
+    core: Rc<Core>,
+    /// The `block_on` future's waker.
+    main: Arc<MainWaker>,
+    config: Builder,
+    /// A panic message to re-raise from `block_on` (abort-on-panic mode).
+    panicked: RefCell<Option<String>>,
+    /// Reused buffer for wakers collected from the reactor and timers, so
+    /// they are woken after every borrow is released, without allocating.
+    wake_buffer: RefCell<Vec<Waker>>,
 }
 
 impl Runtime {
@@ -425,21 +281,20 @@ impl Runtime {
     /// - If the OS fails a reactor call (`epoll_wait`), which means a broken
     ///   process state rather than a recoverable error.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let _enter = Enter::new(&self.local);
-        let local = &*self.local;
+        let _enter = Enter::new(&self.core);
         let mut future = pin!(future);
-        let waker = Waker::from(local.shared.clone());
+        let waker = Waker::from(self.main.clone());
         let mut cx = Context::from_waker(&waker);
-        local.shared.main_woken.store(true, Ordering::Release);
+        self.main.woken.store(true, Ordering::Release);
         let mut skipped_park = false;
         loop {
-            if local.shared.main_woken.swap(false, Ordering::AcqRel) {
+            if self.main.take_woken() {
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
                 }
             }
-            local.tick();
-            if let Some(message) = local.take_panic() {
+            self.tick();
+            if let Some(message) = self.panicked.borrow_mut().take() {
                 panic!("a corio task panicked and the runtime aborts on panic: {message}");
             }
             // When the only thing ready is this future (a task it awaits has
@@ -448,14 +303,13 @@ impl Runtime {
             // none (one wasted `epoll_wait` per call of a client awaiting one
             // RPC at a time). Never twice in a row, so a future that keeps
             // waking itself cannot keep I/O and timers waiting.
-            let only_main_ready =
-                local.run_queue.borrow().is_empty() && local.shared.main_woken.load(Ordering::Acquire);
+            let only_main_ready = self.core.run_queue.borrow().is_empty() && self.main.is_woken();
             if only_main_ready && !skipped_park {
                 skipped_park = true;
                 continue;
             }
             skipped_park = false;
-            if let Err(error) = local.park() {
+            if let Err(error) = self.park() {
                 panic!("corio reactor failed: {error}");
             }
         }
@@ -467,17 +321,139 @@ impl Runtime {
         F: Future + 'static,
         F::Output: 'static,
     {
-        self.local.spawn(future)
-    }
-
-    /// A `Send + Sync` handle for other threads.
-    pub fn handle(&self) -> Handle {
-        Handle::new(self.local.shared.clone())
+        spawn_on(&self.core, future)
     }
 
     /// A snapshot of this runtime's counters.
     pub fn stats(&self) -> Stats {
-        self.local.stats()
+        self.core.stats()
+    }
+
+    /// The injector, for `Handle`.
+    pub(crate) fn injector(&self) -> &Arc<Injector> {
+        &self.core.injector
+    }
+
+    /// Polls up to `budget` queued tasks, once each.
+    fn tick(&self) {
+        let core = &*self.core;
+        for _ in 0..self.config.budget {
+            let Some(task) = core.run_queue.borrow_mut().pop_front() else {
+                return;
+            };
+            bump(&core.counters.polls, 1);
+            match task.run() {
+                RunOutcome::Pending | RunOutcome::Skipped => {}
+                RunOutcome::Reschedule(task) => {
+                    bump(&core.counters.wakes_local, 1);
+                    core.run_queue.borrow_mut().push_back(task);
+                }
+                RunOutcome::Completed => bump(&core.counters.tasks_completed, 1),
+                RunOutcome::Panicked(message) => {
+                    bump(&core.counters.tasks_completed, 1);
+                    bump(&core.counters.tasks_panicked, 1);
+                    if self.config.abort_on_panic {
+                        *self.panicked.borrow_mut() = Some(*message);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves work queued by other threads onto this thread, and frees the
+    /// timers of `Sleep`s dropped elsewhere.
+    fn drain_injector(&self) {
+        let core = &*self.core;
+        // Reset first: a push after this point will notify again.
+        core.injector.clear_notified();
+        let mut remote = 0;
+        while let Some(task) = core.injector.pop_task() {
+            remote += 1;
+            core.run_queue.borrow_mut().push_back(task);
+        }
+        bump(&core.counters.wakes_remote, remote);
+        while let Some(request) = core.injector.pop_spawn() {
+            request();
+        }
+        core.free_cancelled_timers();
+    }
+
+    fn has_ready_work(&self) -> bool {
+        !self.core.run_queue.borrow().is_empty() || self.main.is_woken()
+    }
+
+    /// Parks the thread: waits for I/O and timers if nothing is ready, then
+    /// wakes what they name.
+    fn park(&self) -> io::Result<()> {
+        let core = &*self.core;
+        self.drain_injector();
+        let ready = self.has_ready_work();
+        let deadline = core.timers.borrow_mut().next_deadline();
+        let mut wakers = std::mem::take(&mut *self.wake_buffer.borrow_mut());
+
+        let wait = match (ready, deadline) {
+            (true, _) => Wait::Zero,
+            // Virtual time: look for ready I/O first; only an idle runtime
+            // may jump the clock.
+            (false, Some(_)) if core.clock.is_virtual() => Wait::Zero,
+            (false, Some(deadline)) => Wait::Until(deadline),
+            (false, None) => Wait::Forever,
+        };
+        let turn = match self.spin(wait, deadline, &mut wakers)? {
+            Some(turn) => turn,
+            None => {
+                bump(&core.counters.reactor_turns, 1);
+                core.reactor.poll(wait, &mut wakers)?
+            }
+        };
+        bump(&core.counters.io_events, turn.io_events as u64);
+        let events = turn.all_events;
+
+        if let (false, Some(deadline), 0) = (ready, deadline, events) {
+            if core.clock.is_virtual() {
+                core.clock.advance_to(deadline);
+            }
+        }
+        let fired = core.timers.borrow_mut().fire_expired(core.clock.now(), &mut wakers);
+        bump(&core.counters.timers_fired, fired as u64);
+
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
+        *self.wake_buffer.borrow_mut() = wakers;
+        Ok(())
+    }
+
+    /// `Builder::spin_before_park`: polls the reactor without sleeping
+    /// until something happens or the spin time (or the next timer) runs
+    /// out. `Some(turn)` if it saw events or remote work, `None` to go on
+    /// and sleep.
+    fn spin(&self, wait: Wait, deadline: Option<Instant>, wakers: &mut Vec<Waker>) -> io::Result<Option<Turn>> {
+        let core = &*self.core;
+        let spin = self.config.spin_before_park;
+        if spin.is_zero() || matches!(wait, Wait::Zero) {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        loop {
+            let turn = core.reactor.poll(Wait::Zero, wakers)?;
+            bump(&core.counters.reactor_turns, 1);
+            if turn.all_events > 0 || !wakers.is_empty() {
+                return Ok(Some(turn));
+            }
+            // Wakes and spawns from other threads also arrive through the
+            // injector, which the reactor does not see without sources.
+            self.drain_injector();
+            if self.has_ready_work() {
+                return Ok(Some(turn));
+            }
+            let timer_due = deadline.is_some_and(|deadline| core.clock.now() >= deadline);
+            if timer_due || started.elapsed() >= spin {
+                return Ok(None);
+            }
+            std::hint::spin_loop();
+        }
     }
 }
 
@@ -485,15 +461,16 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         // Make this runtime current so destructors that spawn or touch timers
         // find it (and their spawns get cancelled below too).
-        let _enter = Enter::try_new(&self.local);
-        let local = &*self.local;
-        local.shared.close();
-        task::cancel_all(&local.tasks);
+        let _enter = Enter::try_new(&self.core);
+        let core = &*self.core;
+        // Close the injector first: from now on nothing from another thread
+        // (a wake, a spawn) gets in. Once is enough; see `Injector::close`.
+        core.injector.close();
+        task::cancel_all(&core.tasks);
         // Queue entries of cancelled tasks: dropping them only releases references.
-        let queued = std::mem::take(&mut *local.run_queue.borrow_mut());
+        let queued = std::mem::take(&mut *core.run_queue.borrow_mut());
         drop(queued);
-        local.shared.close();
-        local.timers.borrow_mut().clear();
+        core.timers.borrow_mut().clear();
     }
 }
 
@@ -590,28 +567,30 @@ impl Builder {
     /// # Errors
     ///
     /// Fails if the OS refuses an epoll instance, eventfd or timerfd.
-    pub fn build(self) -> io::Result<Runtime> {
+    pub fn build(mut self) -> io::Result<Runtime> {
+        if self.virtual_time {
+            // Spinning waits for real time to pass; a virtual clock jumps.
+            self.spin_before_park = Duration::ZERO;
+        }
         let reactor = Reactor::new(self.events, !self.virtual_time)?;
-        let shared = Arc::new(Shared::new(reactor.new_waker()?));
+        let injector = Arc::new(Injector::new(reactor.new_waker()?));
         let clock = if self.virtual_time { Clock::new_virtual() } else { Clock::Real };
-        let local = Local {
-            shared,
+        let core = Core {
+            injector: injector.clone(),
             run_queue: RefCell::new(VecDeque::with_capacity(256)),
             tasks: Box::pin(TaskList::new()),
+            next_task_id: Cell::new(1),
             reactor: Rc::new(reactor),
             timers: RefCell::new(Timers::new()),
             clock,
-            id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
             counters: Counters::default(),
-            config: Config {
-                budget: self.budget,
-                abort_on_panic: self.abort_on_panic,
-                spin_before_park: if self.virtual_time { Duration::ZERO } else { self.spin_before_park },
-            },
-            next_task_id: Cell::new(1),
+        };
+        Ok(Runtime {
+            core: Rc::new(core),
+            main: Arc::new(MainWaker { woken: AtomicBool::new(false), injector }),
+            config: self,
             panicked: RefCell::new(None),
             wake_buffer: RefCell::new(Vec::new()),
-        };
-        Ok(Runtime { local: Rc::new(local), _not_send: PhantomData })
+        })
     }
 }

@@ -1,150 +1,31 @@
-//! The thread-safe half of a runtime, and the [`Handle`] that exposes it.
+//! [`Handle`]: how other threads start work on a runtime, and
+//! [`RemoteJoinHandle`], how they get the result.
 //!
-//! Everything else in a corio runtime belongs to one thread. This file holds
-//! the small part other threads may touch, [`Shared`]:
+//! Tasks and I/O objects belong to the runtime's thread. A `Handle` holds
+//! the runtime's injector (`injector.rs`) and offers the one cross-thread
+//! operation that needs it: [`Handle::spawn`] hands a `Send` future over,
+//! and the runtime's thread starts it as an ordinary task (one task per
+//! call) at its next park. Waking a task from another thread needs no
+//! handle: every `Waker` can be sent and woken from anywhere.
 //!
-//! - `injector`: tasks woken on another thread (a lock-free
-//!   `crossbeam_queue::SegQueue`), moved to the local run queue each tick;
-//! - `spawns`: `Send` futures started by [`Handle::spawn`];
-//! - a `mio::Waker`, which interrupts the runtime if it is blocked in `epoll`;
-//! - flags: a pending notification, a woken `block_on` future, and `closed`.
-//!
-//! Every task header holds an `Arc<Shared>`, so a waker can always find where
-//! to push, even after the runtime is gone: then `closed` is set and the wake
-//! is dropped on the floor (a harmless no-op, as std requires).
+//! Next stop: `sync/`, coordination between tasks, built only on wakers.
 
 use std::fmt;
 use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
-use crossbeam_queue::SegQueue;
+use crate::context;
+use crate::executor::{spawn, Runtime};
+use crate::injector::Injector;
+use crate::task::{panic_message, JoinError};
 
-use crate::task::{JoinError, Task};
-
-/// A start-this-task request from another thread; runs on the runtime's thread.
-type SpawnRequest = Box<dyn FnOnce() + Send>;
-
-/// The part of a runtime that any thread may touch.
-pub(crate) struct Shared {
-    /// Tasks woken from other threads.
-    injector: SegQueue<Task>,
-    /// Futures spawned from other threads through a `Handle`.
-    spawns: SegQueue<SpawnRequest>,
-    /// Interrupts a blocked `mio::Poll::poll`.
-    waker: mio::Waker,
-    /// A `mio::Waker` write is already on its way: coalesces many remote
-    /// wakes into one syscall. Reset by the runtime before it drains.
-    notified: AtomicBool,
-    /// The `block_on` future was woken and must be polled.
-    pub(crate) main_woken: AtomicBool,
-    /// The runtime is gone (or going): queue nothing more.
-    closed: AtomicBool,
-}
-
-impl Shared {
-    pub(crate) fn new(waker: mio::Waker) -> Shared {
-        Shared {
-            injector: SegQueue::new(),
-            spawns: SegQueue::new(),
-            waker,
-            notified: AtomicBool::new(false),
-            main_woken: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-        }
-    }
-
-    /// Queues a task woken off the runtime's thread.
-    pub(crate) fn push_remote(&self, task: Task) {
-        if self.closed.load(Ordering::Acquire) {
-            return; // dropping `task` releases the waker's reference
-        }
-        self.injector.push(task);
-        self.notify();
-        self.recheck_closed();
-    }
-
-    fn push_spawn(&self, request: SpawnRequest) {
-        if self.closed.load(Ordering::Acquire) {
-            return;
-        }
-        self.spawns.push(request);
-        self.notify();
-        self.recheck_closed();
-    }
-
-    /// If the runtime closed while we were pushing, it may already have
-    /// drained; drain again ourselves so nothing is stranded (a stranded task
-    /// would keep this `Shared` alive through its own header: a leak).
-    /// The fences pair with the ones in `close`: either it sees our push or
-    /// we see its flag.
-    fn recheck_closed(&self) {
-        fence(Ordering::SeqCst);
-        if self.closed.load(Ordering::Relaxed) {
-            self.drain_closed();
-        }
-    }
-
-    /// Wakes the runtime's thread if it may be blocked in the kernel.
-    pub(crate) fn notify(&self) {
-        if !self.notified.swap(true, Ordering::AcqRel) {
-            // Failure means the eventfd is gone with the runtime: nothing to wake.
-            let _ = self.waker.wake();
-        }
-    }
-
-    /// Called by the runtime before draining, so a push that lands after the
-    /// drain is guaranteed to write the `mio::Waker` again.
-    pub(crate) fn clear_notified(&self) {
-        self.notified.store(false, Ordering::SeqCst);
-    }
-
-    pub(crate) fn pop_remote(&self) -> Option<Task> {
-        self.injector.pop()
-    }
-
-    pub(crate) fn pop_spawn(&self) -> Option<SpawnRequest> {
-        self.spawns.pop()
-    }
-
-    /// Marks the runtime closed and drops everything queued from outside.
-    pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        self.drain_closed();
-    }
-
-    fn drain_closed(&self) {
-        while self.injector.pop().is_some() {}
-        while self.spawns.pop().is_some() {}
-    }
-
-    /// Wakes the future passed to `block_on`.
-    fn wake_main(&self) {
-        self.main_woken.store(true, Ordering::Release);
-        if !crate::executor::is_current(self) {
-            self.notify();
-        }
-    }
-}
-
-/// The `block_on` future's waker: an `Arc<Shared>`, so std's `Wake` trait
-/// builds the vtable and clone/drop are one atomic operation each.
-impl Wake for Shared {
-    fn wake(self: Arc<Self>) {
-        self.wake_main();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.wake_main();
-    }
-}
-
-impl fmt::Debug for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared").field("closed", &self.closed.load(Ordering::Relaxed)).finish_non_exhaustive()
+impl Runtime {
+    /// A `Send + Sync` handle for other threads.
+    pub fn handle(&self) -> Handle {
+        Handle { injector: self.injector().clone() }
     }
 }
 
@@ -168,21 +49,17 @@ impl fmt::Debug for Shared {
 /// ```
 #[derive(Clone)]
 pub struct Handle {
-    shared: Arc<Shared>,
+    injector: Arc<Injector>,
 }
 
 impl Handle {
-    pub(crate) fn new(shared: Arc<Shared>) -> Handle {
-        Handle { shared }
-    }
-
     /// The handle of the runtime running on this thread.
     ///
     /// # Panics
     ///
     /// Panics when called outside `block_on`.
     pub fn current() -> Handle {
-        crate::executor::with_current(|local| Handle::new(local.shared.clone()))
+        context::with_current(|core| Handle { injector: core.injector.clone() })
             .expect("corio::Handle::current() called outside a corio runtime: call it inside `block_on`, or use `Runtime::handle()`")
     }
 
@@ -201,9 +78,9 @@ impl Handle {
         let slot =
             Arc::new(RemoteSlot { state: Mutex::new(RemoteState::Waiting(None)), done: Condvar::new() });
         let completer = Completer { slot: slot.clone() };
-        self.shared.push_spawn(Box::new(move || {
-            let inner = crate::executor::spawn(future);
-            crate::executor::spawn(async move { completer.complete(inner.await) });
+        self.injector.push_spawn(Box::new(move || {
+            // Detached: the remote handle gets the output through `completer`.
+            drop(spawn(Remote { future, completer: Some(completer) }));
         }));
         RemoteJoinHandle { slot }
     }
@@ -224,6 +101,44 @@ enum RemoteState<T> {
     Waiting(Option<Waker>),
     Done(Result<T, JoinError>),
     Taken,
+}
+
+pin_project_lite::pin_project! {
+    /// The one task a `Handle::spawn` starts: the future, and the completer
+    /// its output goes to.
+    struct Remote<F: Future> {
+        #[pin]
+        future: F,
+        completer: Option<Completer<F::Output>>,
+    }
+}
+
+impl<F: Future> Future for Remote<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let result = match catch_unwind(AssertUnwindSafe(|| this.future.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => Ok(output),
+            Err(payload) => Err(payload),
+        };
+        let completer = this.completer.take().expect("corio bug: a remote task polled after it finished");
+        match result {
+            Ok(output) => {
+                completer.complete(Ok(output));
+                Poll::Ready(())
+            }
+            Err(payload) => {
+                // The payload goes to the remote handle; the runtime still
+                // sees a panicking task (its counters, `abort_on_panic`), with
+                // the same message.
+                let message = panic_message(payload.as_ref()).unwrap_or_default().to_owned();
+                completer.complete(Err(JoinError::panic(payload)));
+                resume_unwind(Box::new(message))
+            }
+        }
+    }
 }
 
 /// Fills the slot exactly once: with the result, or, if dropped unfilled
@@ -297,10 +212,7 @@ impl<T> Future for RemoteJoinHandle<T> {
         let mut state = self.slot.state.lock().unwrap_or_else(|e| e.into_inner());
         match &mut *state {
             RemoteState::Waiting(waker) => {
-                match waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => *waker = Some(cx.waker().clone()),
-                }
+                crate::waker::store(waker, cx.waker());
                 Poll::Pending
             }
             RemoteState::Done(_) => match std::mem::replace(&mut *state, RemoteState::Taken) {

@@ -487,7 +487,7 @@ impl<T: 'static> JoinSet<T> {
             }
         };
         let completion = Completion { ready: self.ready.clone(), index };
-        let handle = crate::spawn(Tracked { future, completion });
+        let handle = crate::executor::spawn(Tracked { future, completion });
         let id = handle.id();
         self.slots.borrow_mut()[index] = Some(handle);
         self.len += 1;
@@ -515,11 +515,7 @@ impl<T: 'static> JoinSet<T> {
         if self.len == 0 {
             return Poll::Ready(None);
         }
-        let current = self.ready.waker.take();
-        match current {
-            Some(current) if current.will_wake(cx.waker()) => self.ready.waker.set(Some(current)),
-            _ => self.ready.waker.set(Some(cx.waker().clone())),
-        }
+        crate::waker::store_in_cell(&self.ready.waker, cx.waker());
         // No task can finish between `take_ready` and storing the waker:
         // nothing else runs on this thread in between.
         Poll::Pending

@@ -73,19 +73,29 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod task;
+mod waker;
+
+mod slab;
+
+pub mod reactor;
+mod stats;
+pub mod time;
+
+mod injector;
+
+mod context;
+
+mod executor;
+mod handle;
 
 mod blocking;
-mod executor;
 pub mod fs;
-mod handle;
-mod join;
-pub mod reactor;
 #[cfg(unix)]
 pub mod signal;
-mod stats;
+
 pub mod sync;
-pub mod time;
-mod waker;
+
+mod join;
 
 pub use blocking::{spawn_blocking, BlockingJoinHandle, MAX_BLOCKING_THREADS, THREAD_KEEP_ALIVE};
 pub use executor::{block_on, spawn, stats, Builder, Runtime};

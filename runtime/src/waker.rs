@@ -12,19 +12,26 @@
 //! | `wake_by_ref` | +1 only if it schedules  | schedule if idle, keep this waker       |
 //! | `drop`        | -1                       | frees the task if it was the last one   |
 //!
-//! "Schedule if idle" is the `transition_to_scheduled` compare-and-swap in
-//! `task/raw.rs`: of any number of concurrent wakes, exactly one wins and
-//! pushes the task, so it is never queued twice. The winner hands the task to
-//! [`crate::executor::schedule`], which picks the local run queue when called
-//! on the runtime's own thread and the cross-thread queue otherwise.
+//! "Schedule if idle" is `State::transition_to_notified_by_val` (or
+//! `_by_ref`) in `task/state.rs`: of any number of concurrent wakes, exactly
+//! one wins and hands the task to its scheduler through the header's
+//! `vtable.schedule`, so it is never queued twice. Which queue that is (the
+//! local run queue on the runtime's own thread, the cross-thread injector
+//! otherwise) is the scheduler's business, decided above this layer.
 //!
-//! Next stop: `executor.rs`, which pops those tasks and polls them.
+//! The file ends with [`store`], the one way the runtime keeps a waker it
+//! was handed.
+//!
+//! Next stop: `slab.rs`, the table the reactor, the timers and the wait
+//! lists keep their records in.
 
+use std::cell::Cell;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::task::{RawWaker, RawWakerVTable, Waker};
 
-use crate::task::{self, Header, Task, WakeAction};
+use crate::task::header::Header;
+use crate::task::state::TransitionToNotified;
 
 static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
 
@@ -55,36 +62,52 @@ unsafe fn header_ptr(data: *const ()) -> NonNull<Header> {
 /// `data` belongs to a live waker of ours (std guarantees this for vtable calls).
 unsafe fn clone(data: *const ()) -> RawWaker {
     // SAFETY: the waker being cloned keeps the task alive during the call.
-    unsafe { task::increment_ref(header_ptr(data)) };
+    unsafe { header_ptr(data).as_ref() }.state.ref_inc();
     RawWaker::new(data, &VTABLE)
 }
 
-/// `wake`: consumes this waker's reference, handing it to the run queue if
+/// `wake`: consumes this waker's reference, handing it to the scheduler if
 /// the task was idle, dropping it otherwise.
 ///
 /// # Safety
 /// `data` belongs to a live, owned waker of ours that std now consumes.
 unsafe fn wake(data: *const ()) {
-    // SAFETY: the consumed waker's reference is ours to transfer or drop.
-    unsafe {
-        let ptr = header_ptr(data);
-        match task::transition_to_scheduled(ptr, false) {
-            WakeAction::Schedule => crate::executor::schedule(Task::from_raw(ptr)),
-            WakeAction::None => task::drop_ref(ptr),
+    // SAFETY: the consumed waker's reference keeps the task alive until we
+    // hand it on or drop it.
+    let ptr = unsafe { header_ptr(data) };
+    // SAFETY: as above.
+    let header = unsafe { ptr.as_ref() };
+    match header.state.transition_to_notified_by_val() {
+        // SAFETY: our reference moves to the scheduler.
+        TransitionToNotified::Submit => unsafe { (header.vtable.schedule)(ptr) },
+        TransitionToNotified::DoNothing => {
+            if let Some(wake_ignored) = header.vtable.wake_ignored {
+                // SAFETY: we still hold our reference.
+                unsafe { wake_ignored(ptr) };
+            }
+            // SAFETY: our reference, never used again.
+            unsafe { drop_reference(ptr) };
         }
     }
 }
 
-/// `wake_by_ref`: if the task was idle, a new reference goes to the run queue.
+/// `wake_by_ref`: if the task was idle, a new reference goes to the scheduler.
 ///
 /// # Safety
 /// `data` belongs to a live waker of ours, which stays alive.
 unsafe fn wake_by_ref(data: *const ()) {
-    // SAFETY: the transition adds the reference that `Task::from_raw` takes.
-    unsafe {
-        let ptr = header_ptr(data);
-        if let WakeAction::Schedule = task::transition_to_scheduled(ptr, true) {
-            crate::executor::schedule(Task::from_raw(ptr));
+    // SAFETY: the waker keeps the task alive during the call.
+    let ptr = unsafe { header_ptr(data) };
+    // SAFETY: as above.
+    let header = unsafe { ptr.as_ref() };
+    match header.state.transition_to_notified_by_ref() {
+        // SAFETY: the transition added the reference that moves to the scheduler.
+        TransitionToNotified::Submit => unsafe { (header.vtable.schedule)(ptr) },
+        TransitionToNotified::DoNothing => {
+            if let Some(wake_ignored) = header.vtable.wake_ignored {
+                // SAFETY: the waker holds its reference.
+                unsafe { wake_ignored(ptr) };
+            }
         }
     }
 }
@@ -95,5 +118,36 @@ unsafe fn wake_by_ref(data: *const ()) {
 /// `data` belongs to an owned waker of ours that std is dropping.
 unsafe fn drop_waker(data: *const ()) {
     // SAFETY: this waker's reference, never used again.
-    unsafe { task::drop_ref(header_ptr(data)) };
+    unsafe { drop_reference(header_ptr(data)) };
+}
+
+/// Drops one reference, freeing the task through its vtable if it was the last.
+///
+/// # Safety
+/// The caller owns the reference and does not use `ptr` afterwards.
+unsafe fn drop_reference(ptr: NonNull<Header>) {
+    // SAFETY: live until our reference is released, which is the next line.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.ref_dec() {
+        // SAFETY: that was the last reference: nobody else can touch the task.
+        unsafe { (header.vtable.dealloc)(ptr) };
+    }
+}
+
+/// Keeps the waker of a `Pending` poll: clones `waker` into an empty
+/// `slot`, and replaces a stored one only if it would wake a different task
+/// (`Waker::clone_from` checks `will_wake` first). Every place in the
+/// runtime that stores a waker goes through here or [`store_in_cell`].
+pub(crate) fn store(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(stored) => stored.clone_from(waker),
+        None => *slot = Some(waker.clone()),
+    }
+}
+
+/// [`store`] for a `Cell`, which lends its content only by taking it out.
+pub(crate) fn store_in_cell(cell: &Cell<Option<Waker>>, waker: &Waker) {
+    let mut slot = cell.take();
+    store(&mut slot, waker);
+    cell.set(slot);
 }

@@ -53,7 +53,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use super::waiters::WaitList;
+use super::waiters::{Key, WaitList};
 
 /// Creates a bounded channel holding at most `capacity` messages.
 ///
@@ -105,7 +105,7 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
     (UnboundedSender { chan: chan.clone() }, UnboundedReceiver { inner: Receiver { chan } })
 }
 
-/// What a blocked sender's wait-list slot says.
+/// What a blocked sender's wait-list record says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Turn {
     /// Queued, waiting for room.
@@ -223,11 +223,7 @@ impl<T> Chan<T> {
             // nothing more can arrive.
             None if self.senders.get() == 0 || self.rx_closed.get() => Poll::Ready(None),
             None => {
-                let current = self.rx_waker.take();
-                match current {
-                    Some(current) if current.will_wake(cx.waker()) => self.rx_waker.set(Some(current)),
-                    _ => self.rx_waker.set(Some(cx.waker().clone())),
-                }
+                crate::waker::store_in_cell(&self.rx_waker, cx.waker());
                 Poll::Pending
             }
         }
@@ -362,8 +358,8 @@ pub struct SendFuture<'a, T> {
     chan: &'a Chan<T>,
     /// The message, until it is pushed or given back.
     value: Option<T>,
-    /// Our wait-list slot, while we are queued or granted.
-    key: Option<usize>,
+    /// Our wait-list record, while we are queued or granted.
+    key: Option<Key>,
 }
 
 // The message is moved, never pinned: the future is `Unpin` whatever `T` is.

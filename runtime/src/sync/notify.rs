@@ -48,9 +48,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::waiters::WaitList;
+use super::waiters::{Key, WaitList};
 
-/// What a waiter's slot says.
+/// What a waiter's record says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wait {
     /// Queued.
@@ -181,8 +181,8 @@ pub struct Notified<'a> {
     notify: &'a Notify,
     /// `notify.epoch` when this future was created.
     epoch: u64,
-    /// Our wait-list slot, while queued or chosen.
-    key: Option<usize>,
+    /// Our wait-list record, while queued or chosen.
+    key: Option<Key>,
     done: bool,
 }
 

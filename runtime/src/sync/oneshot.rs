@@ -87,15 +87,6 @@ impl<T> Inner<T> {
     }
 }
 
-/// Stores `waker` in `cell` unless the stored one wakes the same task.
-fn register(cell: &Cell<Option<Waker>>, waker: &Waker) {
-    let current = cell.take();
-    match current {
-        Some(current) if current.will_wake(waker) => cell.set(Some(current)),
-        _ => cell.set(Some(waker.clone())),
-    }
-}
-
 /// Wakes the waker stored in `cell`, if any (the cell is emptied first).
 fn wake(cell: &Cell<Option<Waker>>) {
     if let Some(waker) = cell.take() {
@@ -175,7 +166,7 @@ impl<T> Sender<T> {
         if inner.has(RECEIVER_GONE) {
             return Poll::Ready(());
         }
-        register(&inner.tx_waker, cx.waker());
+        crate::waker::store_in_cell(&inner.tx_waker, cx.waker());
         Poll::Pending
     }
 }
@@ -275,7 +266,7 @@ impl<T> Future for Receiver<T> {
             inner.set(TAKEN);
             return Poll::Ready(Err(RecvError));
         }
-        register(&inner.rx_waker, cx.waker());
+        crate::waker::store_in_cell(&inner.rx_waker, cx.waker());
         Poll::Pending
     }
 }

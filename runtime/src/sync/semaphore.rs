@@ -23,9 +23,9 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use super::waiters::WaitList;
+use super::waiters::{Key, WaitList};
 
-/// What an acquirer's slot says.
+/// What an acquirer's record says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Request {
     /// Queued, wanting this many permits.
@@ -37,7 +37,7 @@ enum Request {
 }
 
 #[derive(Debug)]
-struct State {
+struct Permits {
     permits: usize,
     closed: bool,
     waiters: WaitList<Request>,
@@ -82,13 +82,13 @@ struct State {
 /// });
 /// ```
 pub struct Semaphore {
-    state: RefCell<State>,
+    state: RefCell<Permits>,
 }
 
 impl Semaphore {
     /// A semaphore with `permits` permits.
     pub const fn new(permits: usize) -> Semaphore {
-        Semaphore { state: RefCell::new(State { permits, closed: false, waiters: WaitList::new() }) }
+        Semaphore { state: RefCell::new(Permits { permits, closed: false, waiters: WaitList::new() }) }
     }
 
     /// Permits available right now.
@@ -225,7 +225,7 @@ impl Semaphore {
     }
 
     /// Grants permits to the front waiters while their requests fit.
-    fn serve(state: &mut State) -> Vec<Waker> {
+    fn serve(state: &mut Permits) -> Vec<Waker> {
         let mut wakers = Vec::new();
         while let Some(key) = state.waiters.front() {
             let Request::Waiting(wanted) = *state.waiters.state(key) else {
@@ -258,8 +258,8 @@ impl fmt::Debug for Semaphore {
 pub struct Acquire<'a> {
     semaphore: &'a Semaphore,
     wanted: usize,
-    /// Our wait-list slot, while queued or granted.
-    key: Option<usize>,
+    /// Our wait-list record, while queued or granted.
+    key: Option<Key>,
 }
 
 impl<'a> Future for Acquire<'a> {

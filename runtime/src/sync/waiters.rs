@@ -1,61 +1,52 @@
-//! `WaitList`: the FIFO queue of parked tasks behind mpsc, Notify and Semaphore.
+//! `WaitList`: the FIFO queue of waiting tasks behind mpsc, Notify and Semaphore.
 //!
-//! Every waiting future owns one *slot* in a slab (a `Vec` plus a free list),
-//! found by its index, its key. A slot holds the future's latest `Waker`, a
-//! small state value (what the waiter asked for, or what it was given), and
-//! the links of a doubly linked FIFO list threaded through the slab by index.
-//! No pointers, no `unsafe`: O(1) push, pop and removal from the middle.
+//! Every waiting future owns one [`Waiter`] record in a [`Slab`], found by
+//! its key. A record holds the future's latest `Waker`, a small state value
+//! (what the waiter asked for, or what it was given), and the links of a
+//! doubly linked FIFO list threaded through the slab by key. No pointers, no
+//! `unsafe`: O(1) push, pop and removal from the middle.
 //!
-//! The rule that makes this simple: **only the future frees its slot**. The
-//! waking side *unlinks* a slot (takes it out of the queue), writes the
-//! outcome into its state and takes its waker; the slot stays allocated until
-//! the future polls (and sees the outcome) or is dropped (and hands back what
-//! it was given). So a key is never reused while its future still holds it.
+//! The rule that makes this simple: **only the future frees its record**.
+//! The waking side *unlinks* a record (takes it out of the queue), writes
+//! the outcome into its state and takes its waker; the record stays in the
+//! slab until the future polls (and sees the outcome) or is dropped (and
+//! hands back what it was given). So a key is never reused while its future
+//! still holds it.
 
 use std::task::Waker;
 
-/// "No slot": the end of the list, or an empty free list.
-const NIL: usize = usize::MAX;
+pub(crate) use crate::slab::Key;
+use crate::slab::Slab;
 
-/// One waiter in the slab.
+/// One waiting future.
 #[derive(Debug)]
-struct Node<S> {
+struct Waiter<S> {
     /// What the waiter wants, or has been given; meaning is up to the user.
     state: S,
     /// The task to wake; `None` once taken by the waking side.
     waker: Option<Waker>,
-    /// Whether the node is in the queue (it may have been unlinked and granted).
+    /// Whether the record is in the queue (it may have been unlinked and granted).
     linked: bool,
-    prev: usize,
-    next: usize,
-}
-
-#[derive(Debug)]
-enum Slot<S> {
-    Occupied(Node<S>),
-    /// Free; `next_free` chains the free list.
-    Vacant {
-        next_free: usize,
-    },
+    prev: Option<Key>,
+    next: Option<Key>,
 }
 
 /// A FIFO of waiters with stable keys. See the module docs.
 #[derive(Debug)]
 pub(crate) struct WaitList<S> {
-    slots: Vec<Slot<S>>,
-    free: usize,
-    head: usize,
-    tail: usize,
-    /// Number of linked (queued) slots.
+    waiters: Slab<Waiter<S>>,
+    head: Option<Key>,
+    tail: Option<Key>,
+    /// Number of linked (queued) waiters.
     queued: usize,
 }
 
 impl<S> WaitList<S> {
     pub(crate) const fn new() -> WaitList<S> {
-        WaitList { slots: Vec::new(), free: NIL, head: NIL, tail: NIL, queued: 0 }
+        WaitList { waiters: Slab::new(), head: None, tail: None, queued: 0 }
     }
 
-    /// Whether no waiter is queued (granted-but-unclaimed slots do not count).
+    /// Whether no waiter is queued (granted-but-unclaimed records do not count).
     pub(crate) fn is_empty(&self) -> bool {
         self.queued == 0
     }
@@ -65,103 +56,80 @@ impl<S> WaitList<S> {
         self.queued
     }
 
-    fn node(&self, key: usize) -> &Node<S> {
-        match &self.slots[key] {
-            Slot::Occupied(node) => node,
-            Slot::Vacant { .. } => unreachable!("wait-list key {key} used after it was freed"),
-        }
+    fn waiter(&self, key: Key) -> &Waiter<S> {
+        self.waiters.get(key).unwrap_or_else(|| unreachable!("wait-list key {key:?} used after it was freed"))
     }
 
-    fn node_mut(&mut self, key: usize) -> &mut Node<S> {
-        match &mut self.slots[key] {
-            Slot::Occupied(node) => node,
-            Slot::Vacant { .. } => unreachable!("wait-list key {key} used after it was freed"),
-        }
+    fn waiter_mut(&mut self, key: Key) -> &mut Waiter<S> {
+        self.waiters.get_mut(key).unwrap_or_else(|| unreachable!("wait-list key {key:?} used after it was freed"))
     }
 
     /// Queues a new waiter at the back; returns its key.
-    pub(crate) fn push_back(&mut self, state: S, waker: Waker) -> usize {
-        let node = Node { state, waker: Some(waker), linked: true, prev: self.tail, next: NIL };
-        let key = if self.free == NIL {
-            self.slots.push(Slot::Occupied(node));
-            self.slots.len() - 1
-        } else {
-            let key = self.free;
-            match std::mem::replace(&mut self.slots[key], Slot::Occupied(node)) {
-                Slot::Vacant { next_free } => self.free = next_free,
-                Slot::Occupied(_) => unreachable!("free list points at an occupied slot"),
-            }
-            key
-        };
+    pub(crate) fn push_back(&mut self, state: S, waker: Waker) -> Key {
+        let waiter = Waiter { state, waker: Some(waker), linked: true, prev: self.tail, next: None };
+        let key = self.waiters.insert(waiter);
         match self.tail {
-            NIL => self.head = key,
-            tail => self.node_mut(tail).next = key,
+            None => self.head = Some(key),
+            Some(tail) => self.waiter_mut(tail).next = Some(key),
         }
-        self.tail = key;
+        self.tail = Some(key);
         self.queued += 1;
         key
     }
 
     /// The key of the first queued waiter.
-    pub(crate) fn front(&self) -> Option<usize> {
-        (self.head != NIL).then_some(self.head)
+    pub(crate) fn front(&self) -> Option<Key> {
+        self.head
     }
 
-    pub(crate) fn state(&self, key: usize) -> &S {
-        &self.node(key).state
+    pub(crate) fn state(&self, key: Key) -> &S {
+        &self.waiter(key).state
     }
 
-    pub(crate) fn state_mut(&mut self, key: usize) -> &mut S {
-        &mut self.node_mut(key).state
+    pub(crate) fn state_mut(&mut self, key: Key) -> &mut S {
+        &mut self.waiter_mut(key).state
     }
 
     /// Whether the waiter is still queued (not yet unlinked by a waking side).
     #[cfg(test)]
-    pub(crate) fn is_linked(&self, key: usize) -> bool {
-        self.node(key).linked
+    pub(crate) fn is_linked(&self, key: Key) -> bool {
+        self.waiter(key).linked
     }
 
     /// Stores `waker` unless the stored one already wakes the same task.
-    pub(crate) fn register(&mut self, key: usize, waker: &Waker) {
-        let slot = &mut self.node_mut(key).waker;
-        match slot {
-            Some(current) if current.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
-        }
+    pub(crate) fn register(&mut self, key: Key, waker: &Waker) {
+        crate::waker::store(&mut self.waiter_mut(key).waker, waker);
     }
 
-    /// Takes the waiter out of the queue (the slot stays allocated) and
-    /// returns its waker, for the caller to wake once its borrows are released.
-    pub(crate) fn unlink(&mut self, key: usize) -> Option<Waker> {
-        let node = self.node_mut(key);
-        if !node.linked {
-            return node.waker.take();
+    /// Takes the waiter out of the queue (its record stays) and returns its
+    /// waker, for the caller to wake once its borrows are released.
+    pub(crate) fn unlink(&mut self, key: Key) -> Option<Waker> {
+        let waiter = self.waiter_mut(key);
+        if !waiter.linked {
+            return waiter.waker.take();
         }
-        node.linked = false;
-        let (prev, next) = (node.prev, node.next);
-        let waker = node.waker.take();
+        waiter.linked = false;
+        let (prev, next) = (waiter.prev.take(), waiter.next.take());
+        let waker = waiter.waker.take();
         match prev {
-            NIL => self.head = next,
-            prev => self.node_mut(prev).next = next,
+            None => self.head = next,
+            Some(prev) => self.waiter_mut(prev).next = next,
         }
         match next {
-            NIL => self.tail = prev,
-            next => self.node_mut(next).prev = prev,
+            None => self.tail = prev,
+            Some(next) => self.waiter_mut(next).prev = prev,
         }
         self.queued -= 1;
         waker
     }
 
-    /// Frees the slot (unlinking it first if needed) and returns its state.
+    /// Frees the record (unlinking it first if needed) and returns its state.
     /// Only the future that owns `key` calls this.
-    pub(crate) fn remove(&mut self, key: usize) -> S {
+    pub(crate) fn remove(&mut self, key: Key) -> S {
         drop(self.unlink(key));
-        match std::mem::replace(&mut self.slots[key], Slot::Vacant { next_free: self.free }) {
-            Slot::Occupied(node) => {
-                self.free = key;
-                node.state
-            }
-            Slot::Vacant { .. } => unreachable!("wait-list key {key} freed twice"),
+        match self.waiters.remove(key) {
+            Some(waiter) => waiter.state,
+            None => unreachable!("wait-list key {key:?} freed twice"),
         }
     }
 }
@@ -182,7 +150,7 @@ mod tests {
     #[test]
     fn fifo_order_and_middle_removal() {
         let mut list = WaitList::new();
-        let keys: Vec<usize> = (0..5).map(|i| list.push_back(i, waker())).collect();
+        let keys: Vec<Key> = (0..5).map(|i| list.push_back(i, waker())).collect();
         assert_eq!(list.len(), 5);
         assert_eq!(list.remove(keys[2]), 2);
         let mut seen = Vec::new();
@@ -206,7 +174,8 @@ mod tests {
         let b = list.push_back('b', waker());
         list.remove(a);
         let c = list.push_back('c', waker());
-        assert_eq!(c, a, "the freed slot is reused");
+        assert_eq!(c.to_u64() as u32, a.to_u64() as u32, "the freed record's index is reused");
+        assert_ne!(c, a, "under a new generation");
         assert_eq!(list.front(), Some(b), "reuse does not change queue order");
         list.unlink(b);
         assert_eq!(list.front(), Some(c));
@@ -220,7 +189,7 @@ mod tests {
     #[test]
     fn removing_head_and_tail_keeps_links_consistent() {
         let mut list = WaitList::new();
-        let keys: Vec<usize> = (0..3).map(|i| list.push_back(i, waker())).collect();
+        let keys: Vec<Key> = (0..3).map(|i| list.push_back(i, waker())).collect();
         list.remove(keys[0]);
         list.remove(keys[2]);
         assert_eq!(list.front(), Some(keys[1]));

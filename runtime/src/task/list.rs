@@ -13,7 +13,7 @@ use std::marker::PhantomPinned;
 use std::pin::Pin;
 use std::ptr::NonNull;
 
-use super::raw::{header, Header};
+use super::header::{header, Header};
 
 /// Head and tail of the live-task list, in spawn order.
 ///

@@ -18,7 +18,7 @@ impl Instant {
     /// The current runtime's time.
     pub fn now() -> Instant {
         Instant(
-            crate::executor::with_current(|local| local.clock.now()).unwrap_or_else(std::time::Instant::now),
+            crate::context::with_current(|core| core.clock.now()).unwrap_or_else(std::time::Instant::now),
         )
     }
 

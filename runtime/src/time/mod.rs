@@ -1,11 +1,17 @@
 //! Time: sleeps, timeouts, intervals, and the clock they read.
 //!
-//! Fifth stop of the tour. Timers live in one structure per runtime
-//! (`timers.rs`, a min-heap with lazy cancellation). Before the executor
-//! blocks in the reactor it asks that structure for the earliest deadline
-//! and sleeps exactly that long (on Linux a `timerfd` gives the wait
-//! microsecond precision); after the reactor returns, every timer that is
-//! due is fired, which means waking the task stored in it.
+//! Timers live in one structure per runtime (`timers.rs`, a min-heap with
+//! lazy cancellation). Before the executor blocks in the reactor it asks
+//! that structure for the earliest deadline and sleeps exactly that long
+//! (on Linux a `timerfd` gives the wait microsecond precision); after the
+//! reactor returns, every timer that is due is fired, which means waking the
+//! task stored in it.
+//!
+//! Two layers, two tour stops: `timers.rs` and `clock.rs` are drivers that
+//! know nothing of the current runtime (a stop before `context.rs`); the
+//! API here ([`sleep`], [`Instant::now`], [`timeout`], [`interval`],
+//! [`advance`]) finds the current runtime's timers and clock through the
+//! context (a stop after it).
 //!
 //! With [`virtual_time`](crate::Builder::virtual_time) the clock is a number
 //! the executor advances: when every task is idle and no I/O is ready it
@@ -34,6 +40,6 @@ pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
 ///
 /// Panics when called outside a runtime.
 pub fn advance(duration: std::time::Duration) {
-    crate::executor::with_current(|local| local.clock.advance(duration))
+    crate::context::with_current(|core| core.clock.advance(duration))
         .expect("corio::time::advance called outside a corio runtime");
 }

@@ -1,20 +1,29 @@
 //! `Sleep`: a future that completes at a deadline.
 //!
 //! A `Sleep` costs nothing until first polled. The first `Pending` poll
-//! inserts an entry into the runtime's timer heap (`timers.rs`) holding the
-//! task's waker; later polls only refresh the waker if the task changed.
-//! When the reactor turn finds the deadline passed, it wakes that waker, and
-//! the next poll sees `now >= deadline` and completes. Dropping a pending
-//! `Sleep` cancels its entry in O(1).
+//! inserts an entry into the current runtime's timer heap (`timers.rs`)
+//! holding the task's waker, and keeps the timer's key together with the
+//! runtime's [`Injector`]; later polls only refresh the waker if the task
+//! changed. When the reactor turn finds the deadline passed, it wakes that
+//! waker, and the next poll sees `now >= deadline` and completes.
+//!
+//! Dropping a pending `Sleep` frees its timer: in O(1) right away when its
+//! runtime is current (the common case: dropped by a task), otherwise
+//! through its runtime's injector, which the runtime drains at its next
+//! park or `block_on` (a `Sleep` is `Send`, so it may be dropped on any
+//! thread, or after `block_on` returned). Holding the injector is what lets
+//! a `Sleep` reach its own runtime without the thread-local.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::timers::TimerKey;
 use super::Instant;
-use crate::executor::{with_current, Local};
+use crate::context::{self, Core};
+use crate::injector::Injector;
 
 /// Waits until `duration` has passed.
 ///
@@ -45,13 +54,13 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// Future returned by [`sleep`] and [`sleep_until`].
 ///
 /// `Sleep` is `Unpin` and `Send`; it registers with the runtime it is first
-/// polled on.
+/// polled on, and frees its timer there when dropped, wherever that happens.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Sleep {
     deadline: Instant,
-    /// The runtime id and timer key, once registered.
-    entry: Option<(u64, TimerKey)>,
+    /// Once registered: the timer's runtime (by its injector) and key.
+    entry: Option<(Arc<Injector>, TimerKey)>,
 }
 
 impl Sleep {
@@ -68,38 +77,42 @@ impl Sleep {
     /// Moves the deadline, keeping the timer entry (no allocation).
     pub fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
-        if let Some((runtime, key)) = self.entry {
-            let moved = with_current(|local| {
-                (local.id == runtime).then(|| local.timers.borrow_mut().reset(key, deadline.into_std()))
-            });
-            match moved.flatten() {
-                Some(key) => self.entry = Some((runtime, key)),
-                None => self.entry = None,
-            }
+        let Some((runtime, key)) = self.entry.take() else { return };
+        let moved = context::with_current(|core| {
+            core.owns(&runtime).then(|| core.timers.borrow_mut().reset(key, deadline.into_std()))
+        });
+        match moved.flatten() {
+            Some(key) => self.entry = Some((runtime, key)),
+            // Away from its runtime: free the timer; the next poll arms a new one.
+            None => runtime.push_cancelled_timer(key),
         }
     }
 
-    fn poll_in(&mut self, local: &Local, cx: &mut Context<'_>) -> Poll<()> {
-        if local.clock.now() >= self.deadline.into_std() {
-            self.cancel_in(local);
+    fn poll_in(&mut self, core: &Core, cx: &mut Context<'_>) -> Poll<()> {
+        if core.clock.now() >= self.deadline.into_std() {
+            self.cancel_in(core);
             return Poll::Ready(());
         }
-        let mut timers = local.timers.borrow_mut();
-        match self.entry {
-            Some((runtime, key)) if runtime == local.id => timers.update_waker(key, cx.waker()),
+        match &self.entry {
+            Some((runtime, key)) if core.owns(runtime) => core.timers.borrow_mut().update_waker(*key, cx.waker()),
             // First poll, or moved to another runtime: register here.
             _ => {
-                let key = timers.insert(self.deadline.into_std(), cx.waker().clone());
-                self.entry = Some((local.id, key));
+                self.cancel_in(core);
+                let key = core.timers.borrow_mut().insert(self.deadline.into_std(), cx.waker().clone());
+                self.entry = Some((core.injector.clone(), key));
             }
         }
         Poll::Pending
     }
 
-    fn cancel_in(&mut self, local: &Local) {
+    /// Frees the timer, directly if `core` is its runtime, else through the
+    /// injector of its own.
+    fn cancel_in(&mut self, core: &Core) {
         if let Some((runtime, key)) = self.entry.take() {
-            if runtime == local.id {
-                local.timers.borrow_mut().cancel(key);
+            if core.owns(&runtime) {
+                core.timers.borrow_mut().cancel(key);
+            } else {
+                runtime.push_cancelled_timer(key);
             }
         }
     }
@@ -110,17 +123,24 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        with_current(|local| this.poll_in(local, cx))
+        context::with_current(|core| this.poll_in(core, cx))
             .expect("corio::time::Sleep polled outside a corio runtime: timers need `block_on`")
     }
 }
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if self.entry.is_some() {
-            // Outside its runtime (or after it is gone) there is nothing to
-            // cancel: the entry dies with that runtime's timer heap.
-            let _ = with_current(|local| self.cancel_in(local));
+        let Some((runtime, key)) = self.entry.take() else { return };
+        let freed = context::with_current(|core| {
+            if core.owns(&runtime) {
+                core.timers.borrow_mut().cancel(key);
+                true
+            } else {
+                false
+            }
+        });
+        if freed != Some(true) {
+            runtime.push_cancelled_timer(key);
         }
     }
 }

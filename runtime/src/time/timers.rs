@@ -1,25 +1,29 @@
 //! The timer structure: a binary min-heap with lazy cancellation.
 //!
-//! Each armed timer owns a slot in a slab (its deadline, its waker, a
-//! generation); the heap holds `(deadline, slot, generation)` entries and is
-//! ordered by deadline. The operations and their costs:
+//! Each armed timer is a [`Timer`] record in a [`Slab`] (its deadline and
+//! its waker); the heap holds `(deadline, key)` entries ordered by deadline.
+//! The slab's keys go stale when a record is removed, which is what makes
+//! cancellation lazy. The operations and their costs:
 //!
-//! - **insert**: take a free slot, push a heap entry. O(log n); no
-//!   allocation once the slab and heap have grown to their working size.
-//! - **cancel** (dropping a `Sleep`): free the slot and bump its generation.
-//!   O(1): the heap entry is left behind and recognised as stale (generation
-//!   mismatch) when it reaches the top.
+//! - **insert**: a slab record and a heap entry. O(log n); no allocation
+//!   once the slab and heap have grown to their working size.
+//! - **cancel** (dropping a `Sleep`): remove the record. O(1): the heap
+//!   entry is left behind and recognised as stale (its key finds nothing)
+//!   when it reaches the top.
 //! - **reset** to a later deadline (the idle-timeout pattern, reset on every
-//!   read): O(1), only the slot's deadline changes; when the old heap entry
-//!   surfaces it is pushed again at the new deadline. Reset to an earlier
-//!   deadline pushes a new entry under a new generation. Neither allocates
-//!   once warmed up.
+//!   read): O(1), only the record's deadline changes; when the old heap
+//!   entry surfaces it is pushed again at the new deadline. Reset to an
+//!   earlier deadline moves the record to a new key and pushes a new entry
+//!   (the old one goes stale). Neither allocates once warmed up.
 //! - **next deadline / fire**: pop stale entries off the top, O(log n) each,
 //!   each entry popped at most once: amortised O(1) per cancel.
 //!
+//! Invariant: an armed timer has exactly one heap entry under its key; a
+//! fired or cancelled one has none that is not stale.
+//!
 //! Stale entries cannot pile up: when they outnumber live timers by more than
-//! `COMPACT_SLACK`, the heap is rebuilt from live slots in O(n), paid for by
-//! the cancellations that made them. `docs/ARCHITECTURE.md` compares this
+//! `COMPACT_SLACK`, the heap is rebuilt from the live ones in O(n), paid for
+//! by the cancellations that made them. `docs/ARCHITECTURE.md` compares this
 //! with a hierarchical timing wheel and gives the measurements.
 
 use std::cmp::Reverse;
@@ -27,131 +31,103 @@ use std::collections::BinaryHeap;
 use std::task::Waker;
 use std::time::Instant;
 
+use crate::slab::{Key, Slab};
+
 /// Rebuild the heap when stale entries exceed live ones by this much.
 const COMPACT_SLACK: usize = 1024;
 
-/// Identifies one armed timer: a slot and the generation it was armed under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TimerKey {
-    slot: u32,
-    generation: u32,
-}
+/// Identifies one timer (held by its `Sleep`); stale once the timer is cancelled.
+pub(crate) type TimerKey = Key;
 
+/// One timer, from its first `Pending` poll until its `Sleep` is dropped.
 #[derive(Debug)]
-struct Slot {
-    /// The current deadline (may be later than the heap entry's, see reset).
+struct Timer {
+    /// The current deadline (may be later than its heap entry's, see `reset`).
     deadline: Instant,
-    generation: u32,
     waker: Option<Waker>,
-    /// In use by a `Sleep` (armed, or fired but not yet dropped).
-    occupied: bool,
-    /// A heap entry with this generation exists (not yet fired).
+    /// Its heap entry exists (not yet fired).
     armed: bool,
 }
 
 /// All timers of one runtime.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, u32, u32)>>,
-    slots: Vec<Slot>,
-    free: Vec<u32>,
-    /// Slots currently armed.
+    heap: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+    timers: Slab<Timer>,
+    /// Timers currently armed.
     live: usize,
 }
 
 impl Timers {
     pub(crate) fn new() -> Timers {
-        Timers::default()
+        Timers { heap: BinaryHeap::new(), timers: Slab::new(), live: 0 }
     }
 
     /// Arms a timer for `deadline` that wakes `waker`.
     pub(crate) fn insert(&mut self, deadline: Instant, waker: Waker) -> TimerKey {
-        let slot = match self.free.pop() {
-            Some(slot) => slot,
-            None => {
-                self.slots.push(Slot { deadline, generation: 0, waker: None, occupied: false, armed: false });
-                (self.slots.len() - 1) as u32
-            }
-        };
-        let entry = &mut self.slots[slot as usize];
-        entry.deadline = deadline;
-        entry.waker = Some(waker);
-        entry.occupied = true;
-        entry.armed = true;
+        let key = self.timers.insert(Timer { deadline, waker: Some(waker), armed: true });
         self.live += 1;
-        self.heap.push(Reverse((deadline, slot, entry.generation)));
-        TimerKey { slot, generation: entry.generation }
-    }
-
-    fn slot_mut(&mut self, key: TimerKey) -> Option<&mut Slot> {
-        self.slots.get_mut(key.slot as usize).filter(|s| s.occupied && s.generation == key.generation)
+        self.heap.push(Reverse((deadline, key)));
+        key
     }
 
     /// Replaces the stored waker unless it already wakes the same task.
     pub(crate) fn update_waker(&mut self, key: TimerKey, waker: &Waker) {
-        if let Some(slot) = self.slot_mut(key) {
-            match &slot.waker {
-                Some(stored) if stored.will_wake(waker) => {}
-                _ => slot.waker = Some(waker.clone()),
-            }
+        if let Some(timer) = self.timers.get_mut(key) {
+            crate::waker::store(&mut timer.waker, waker);
         }
     }
 
     /// Moves a timer to a new deadline; returns its (possibly new) key.
     pub(crate) fn reset(&mut self, key: TimerKey, deadline: Instant) -> TimerKey {
-        let Some(slot) = self.slot_mut(key) else {
+        let Some(timer) = self.timers.get_mut(key) else {
             return key;
         };
-        if slot.armed && deadline >= slot.deadline {
+        if timer.armed && deadline >= timer.deadline {
             // Later: the existing heap entry will surface early and be
-            // re-pushed at the new deadline (see `pop_due`).
-            slot.deadline = deadline;
+            // re-pushed at the new deadline (see `next_deadline`).
+            timer.deadline = deadline;
             return key;
         }
-        // Earlier, or already fired: a new generation invalidates any old entry.
-        let was_armed = slot.armed;
-        slot.generation = slot.generation.wrapping_add(1);
-        slot.deadline = deadline;
-        slot.armed = true;
-        let generation = slot.generation;
-        if !was_armed {
+        timer.deadline = deadline;
+        let key = if timer.armed {
+            // Earlier: the heap entry is too late. A new key makes it stale.
+            let timer = self.timers.remove(key).expect("looked up above");
+            self.timers.insert(timer)
+        } else {
+            // Fired: its heap entry is gone, so the key can be armed again.
+            timer.armed = true;
             self.live += 1;
-        }
-        self.heap.push(Reverse((deadline, key.slot, generation)));
+            key
+        };
+        self.heap.push(Reverse((deadline, key)));
         self.maybe_compact();
-        TimerKey { slot: key.slot, generation }
+        key
     }
 
     /// Frees a timer, armed or fired. O(1): its heap entry goes stale.
     pub(crate) fn cancel(&mut self, key: TimerKey) {
-        let Some(slot) = self.slot_mut(key) else {
+        let Some(timer) = self.timers.remove(key) else {
             return;
         };
-        let was_armed = slot.armed;
-        slot.occupied = false;
-        slot.armed = false;
-        slot.waker = None;
-        slot.generation = slot.generation.wrapping_add(1);
-        if was_armed {
+        if timer.armed {
             self.live -= 1;
         }
-        self.free.push(key.slot);
         self.maybe_compact();
     }
 
     /// The earliest live deadline, discarding stale entries on the way.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some(&Reverse((deadline, slot, generation))) = self.heap.peek() {
-            let entry = &self.slots[slot as usize];
-            if !(entry.armed && entry.generation == generation) {
+        while let Some(&Reverse((deadline, key))) = self.heap.peek() {
+            let Some(timer) = self.timers.get(key).filter(|timer| timer.armed) else {
                 self.heap.pop();
                 continue;
-            }
-            if entry.deadline > deadline {
+            };
+            if timer.deadline > deadline {
                 // Postponed by `reset`: move the entry to its real place.
-                let real = entry.deadline;
+                let real = timer.deadline;
                 self.heap.pop();
-                self.heap.push(Reverse((real, slot, generation)));
+                self.heap.push(Reverse((real, key)));
                 continue;
             }
             return Some(deadline);
@@ -166,12 +142,12 @@ impl Timers {
             if deadline > now {
                 break;
             }
-            let Some(Reverse((_, slot, _))) = self.heap.pop() else { break };
-            let entry = &mut self.slots[slot as usize];
-            entry.armed = false;
+            let Some(Reverse((_, key))) = self.heap.pop() else { break };
+            let timer = self.timers.get_mut(key).expect("next_deadline checked the top entry");
+            timer.armed = false;
             self.live -= 1;
             fired += 1;
-            wakers.extend(entry.waker.take());
+            wakers.extend(timer.waker.take());
         }
         fired
     }
@@ -179,11 +155,17 @@ impl Timers {
     /// Drops every waker (runtime shutdown).
     pub(crate) fn clear(&mut self) {
         self.heap.clear();
-        for slot in &mut self.slots {
-            slot.waker = None;
-            slot.armed = false;
+        for timer in self.timers.values_mut() {
+            timer.waker = None;
+            timer.armed = false;
         }
         self.live = 0;
+    }
+
+    /// Timers held: armed, or fired and not yet dropped by their `Sleep`.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.timers.len()
     }
 
     /// Armed timers.
@@ -194,11 +176,8 @@ impl Timers {
 
     fn maybe_compact(&mut self) {
         if self.heap.len() > 2 * self.live + COMPACT_SLACK {
-            let slots = &self.slots;
-            self.heap.retain(|Reverse((_, slot, generation))| {
-                let entry = &slots[*slot as usize];
-                entry.armed && entry.generation == *generation
-            });
+            let timers = &self.timers;
+            self.heap.retain(|Reverse((_, key))| timers.get(*key).is_some_and(|timer| timer.armed));
         }
     }
 }
@@ -253,12 +232,16 @@ mod tests {
     fn cancellation_keeps_heap_bounded() {
         let mut timers = Timers::new();
         let t0 = Instant::now();
+        let index = |key: TimerKey| key.to_u64() as u32;
+        let first = timers.insert(t0, noop());
+        timers.cancel(first);
         for i in 0..100_000u64 {
             let key = timers.insert(t0 + Duration::from_secs(60 + i), noop());
+            assert_eq!(index(key), index(first), "the slab entry is reused");
             timers.cancel(key);
         }
         assert!(timers.heap.len() <= COMPACT_SLACK + 1, "heap grew to {}", timers.heap.len());
-        assert_eq!(timers.slots.len(), 1, "slots are reused");
+        assert_eq!(timers.len(), 0, "every timer was freed");
     }
 
     #[test]
