@@ -80,6 +80,7 @@ thread_local! {
 
 /// Runs `f` with the current runtime, or returns `None` outside one (or
 /// while the thread is being torn down).
+#[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
     CURRENT.try_with(|current| current.borrow().as_ref().map(f)).ok().flatten()
 }

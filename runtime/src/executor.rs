@@ -82,6 +82,7 @@ impl Schedule for Scheduler {
     /// On the runtime's own thread, while it is current: the local run
     /// queue. Anywhere else (another thread, or after `block_on` returned):
     /// the injector, which wakes the runtime if it is parked.
+    #[inline]
     fn schedule(task: Woken<Self>) {
         let runtime = Arc::as_ptr(&task.scheduler().injector);
         let mut task = Some(task);
@@ -94,13 +95,20 @@ impl Schedule for Scheduler {
             }
         });
         if let Some(task) = task {
-            // Keep the injector alive by a reference of our own: if the
-            // runtime is gone, the push drops the task, and with it maybe
-            // the last other reference to the injector.
-            let injector = task.scheduler().injector.clone();
-            injector.push_task(task.into_task());
+            schedule_remote(task);
         }
     }
+}
+
+/// The slow half of `Scheduler::schedule`: through the injector.
+#[cold]
+#[inline(never)]
+fn schedule_remote(task: Woken<Scheduler>) {
+    // Keep the injector alive by a reference of our own: if the runtime is
+    // gone, the push drops the task, and with it maybe the last other
+    // reference to the injector.
+    let injector = task.scheduler().injector.clone();
+    injector.push_task(task.into_task());
 }
 
 /// Spawns a task onto the current runtime.
@@ -574,7 +582,7 @@ impl Builder {
         }
         let reactor = Reactor::new(self.events, !self.virtual_time)?;
         let injector = Arc::new(Injector::new(reactor.new_waker()?));
-        let clock = if self.virtual_time { Clock::new_virtual() } else { Clock::Real };
+        let clock = if self.virtual_time { Clock::new_virtual() } else { Clock::new_real() };
         let core = Core {
             injector: injector.clone(),
             run_queue: RefCell::new(VecDeque::with_capacity(256)),

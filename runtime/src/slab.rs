@@ -61,19 +61,18 @@ impl<T> Slab<T> {
     }
 
     /// Number of values held.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Stores `value`, reusing a vacant entry when there is one.
+    #[inline]
     pub(crate) fn insert(&mut self, value: T) -> Key {
-        self.len += 1;
         if self.free == NIL {
-            let index = u32::try_from(self.entries.len()).expect("corio: more than 2^32 slab entries");
-            assert!(index != NIL, "corio: more than 2^32 slab entries");
-            self.entries.push(Entry::Occupied { generation: 0, value });
-            return Key { index, generation: 0 };
+            return self.push(value);
         }
+        self.len += 1;
         let index = self.free;
         let entry = &mut self.entries[index as usize];
         let Entry::Vacant { generation, next_free } = *entry else {
@@ -84,7 +83,19 @@ impl<T> Slab<T> {
         Key { index, generation }
     }
 
+    /// `insert` when no entry is vacant: a new one at the end.
+    #[cold]
+    #[inline(never)]
+    fn push(&mut self, value: T) -> Key {
+        let index = u32::try_from(self.entries.len()).ok().filter(|&index| index != NIL);
+        let index = index.expect("corio: more than 2^32 - 1 slab entries");
+        self.entries.push(Entry::Occupied { generation: 0, value });
+        self.len += 1;
+        Key { index, generation: 0 }
+    }
+
     /// The value under `key`, unless it was removed since.
+    #[inline]
     pub(crate) fn get(&self, key: Key) -> Option<&T> {
         match self.entries.get(key.index as usize) {
             Some(Entry::Occupied { generation, value }) if *generation == key.generation => Some(value),
@@ -93,6 +104,7 @@ impl<T> Slab<T> {
     }
 
     /// The value under `key`, mutably, unless it was removed since.
+    #[inline]
     pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
         match self.entries.get_mut(key.index as usize) {
             Some(Entry::Occupied { generation, value }) if *generation == key.generation => Some(value),
@@ -102,6 +114,7 @@ impl<T> Slab<T> {
 
     /// Takes the value out; its key (and every copy of it) goes stale.
     /// `None` if the key was already stale.
+    #[inline]
     pub(crate) fn remove(&mut self, key: Key) -> Option<T> {
         let entry = self.entries.get_mut(key.index as usize)?;
         match entry {

@@ -40,6 +40,7 @@ static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, dr
 /// # Safety
 /// The caller holds a reference to the task for as long as the returned
 /// waker (or anything borrowing it) is used. Clones own their own reference.
+#[inline]
 pub(crate) unsafe fn borrowed(ptr: NonNull<Header>) -> ManuallyDrop<Waker> {
     let raw = RawWaker::new(ptr.as_ptr().cast_const().cast(), &VTABLE);
     // SAFETY: VTABLE's functions uphold the RawWaker contract for header

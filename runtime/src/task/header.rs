@@ -9,7 +9,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::NonNull;
-use std::task::{Context, Waker};
+use std::task::Waker;
 
 use super::list::TaskList;
 use super::state::State;
@@ -37,17 +37,26 @@ pub(crate) struct Header {
     pub(crate) list: Cell<Option<NonNull<TaskList>>>,
 }
 
-/// What a poll did, as far as the executor needs to know.
+/// What the `run` slot did: to the task, and to the caller's reference.
 // The panic message is boxed on purpose: a thin pointer keeps this enum at
 // 16 bytes, returned in registers on the hot path; panics are rare.
 #[allow(clippy::box_collection)]
-pub(crate) enum PollOutcome {
-    /// The future is still pending.
-    Pending,
-    /// The future finished; its output is stored.
-    Ready,
-    /// The future panicked; a `JoinError` carrying the panic is stored. The
-    /// string is the panic message, for runtimes that abort on panic.
+pub(crate) enum Ran {
+    /// Not polled: it was cancelled or finished while queued. The caller's
+    /// reference is unchanged.
+    Skipped,
+    /// Polled, pending, and now idle in no queue. The caller's reference
+    /// was released by `State::transition_to_idle`.
+    Idle,
+    /// Polled and pending, but woken during the poll: still scheduled. The
+    /// caller's reference goes back on the run queue with it.
+    Notified,
+    /// Polled to completion (output stored), or cancelled during its own
+    /// poll. The caller's reference is unchanged.
+    Completed,
+    /// The future panicked (a `JoinError` holding the panic is stored); the
+    /// string is its message, for runtimes that abort on panic. The caller's
+    /// reference is unchanged.
     Panicked(Box<String>),
 }
 
@@ -59,12 +68,13 @@ pub(crate) enum PollOutcome {
 /// Calling a slot carries the contract of the `RawTask<F, S>` method it
 /// points to (each has its own `# Safety` list): the caller holds a
 /// reference; except for `schedule` and `wake_ignored`, it is on the
-/// runtime's thread and the task is not being polled (`poll` excepted);
-/// `dealloc` only by the last reference.
+/// runtime's thread and the task is not being polled (`run` excepted: it
+/// does the polling); `dealloc` only by the last reference.
 pub(crate) struct Vtable {
-    /// Polls the future once; on completion or panic, drops the future and
-    /// stores the output. Stage must be `Running`. References: unchanged.
-    pub(crate) poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> PollOutcome,
+    /// Runs the task once: scheduled -> running, poll the future with a
+    /// waker borrowing the caller's reference, then idle, notified or
+    /// complete. References: see [`Ran`].
+    pub(crate) run: unsafe fn(NonNull<Header>) -> Ran,
     /// Drops the future in place (if still there) and stores
     /// `Err(JoinError::cancelled())`, or the panic its destructor raised.
     pub(crate) cancel: unsafe fn(NonNull<Header>),

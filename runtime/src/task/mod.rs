@@ -36,7 +36,6 @@ pub(crate) mod state;
 
 use std::future::Future;
 use std::marker::PhantomData;
-use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -45,8 +44,7 @@ pub use join_handle::JoinHandle;
 pub(crate) use list::TaskList;
 pub(crate) use schedule::{Schedule, Task, Woken};
 
-use header::{header, PollOutcome};
-use state::TransitionToIdle;
+use header::{header, Ran};
 
 /// What running a task did, for the executor's bookkeeping.
 // The panic message is boxed on purpose: a thin pointer keeps this enum at
@@ -66,54 +64,23 @@ pub(crate) enum RunOutcome {
 }
 
 impl Task {
-    /// Polls the task once. Must be called on the owner thread.
+    /// Polls the task once (the typed work is the vtable's `run` slot, in
+    /// `raw.rs`). Must be called on the owner thread.
     pub(crate) fn run(self) -> RunOutcome {
         let ptr = self.as_ptr();
-        // SAFETY: `self` owns a reference for the whole call.
-        let header = unsafe { header(ptr) };
-        if !header.state.transition_to_running() {
-            return RunOutcome::Skipped;
-        }
-
-        // The waker borrows `self`'s reference: no refcount traffic unless
-        // the future clones it.
-        // SAFETY: `self` keeps the task alive while the borrowed waker exists.
-        let waker = unsafe { crate::waker::borrowed(ptr) };
-        let mut cx = Context::from_waker(&waker);
-        // SAFETY: owner thread (the executor calls `run`), stage is `Running`
-        // (we just won the transition from scheduled), `self` holds a reference.
-        let outcome = unsafe { (header.vtable.poll)(ptr, &mut cx) };
-
-        match outcome {
-            PollOutcome::Pending => match header.state.transition_to_idle() {
-                TransitionToIdle::Notified => RunOutcome::Reschedule(self),
-                TransitionToIdle::Idle { last } => {
-                    // The transition released the reference `self` owned.
-                    let ptr = ManuallyDrop::new(self).as_ptr();
-                    if last {
-                        // SAFETY: it was the last one (never, while the task
-                        // is on the runtime's list; checked anyway).
-                        unsafe { header::dealloc(ptr) };
-                    }
-                    RunOutcome::Pending
-                }
-                TransitionToIdle::Cancelled => {
-                    // SAFETY: owner thread, no longer running, closed, and
-                    // `self` keeps it alive.
-                    unsafe { raw::cancel_now(ptr) };
-                    RunOutcome::Completed
-                }
-            },
-            PollOutcome::Ready => {
-                // SAFETY: owner thread, stage is `Finished`, `self` keeps it alive.
-                unsafe { raw::complete(ptr) };
-                RunOutcome::Completed
+        // SAFETY: owner thread (only the executor calls `run`), not already
+        // being polled (a task is run from the queue entry, and there is one
+        // entry), and `self` holds a reference.
+        match unsafe { (header(ptr).vtable.run)(ptr) } {
+            Ran::Idle => {
+                // The transition to idle released `self`'s reference.
+                std::mem::forget(self);
+                RunOutcome::Pending
             }
-            PollOutcome::Panicked(message) => {
-                // SAFETY: as above.
-                unsafe { raw::complete(ptr) };
-                RunOutcome::Panicked(message)
-            }
+            Ran::Notified => RunOutcome::Reschedule(self),
+            Ran::Completed => RunOutcome::Completed,
+            Ran::Panicked(message) => RunOutcome::Panicked(message),
+            Ran::Skipped => RunOutcome::Skipped,
         }
     }
 }

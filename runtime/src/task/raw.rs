@@ -7,10 +7,12 @@
 //! function per slot, compiled for this future and this scheduler. Then
 //! two operations on any task: `complete` and `cancel_now`.
 //!
-//! The scheduler `S` (the [`Schedule`] seam) is stored beside the header, not
-//! in it: the header keeps the same size for every scheduler, and the
-//! `schedule` slot is compiled for this `S`, so the executor's scheduling
-//! code is inlined into it (a wake costs one indirect call, not two).
+//! The scheduler `S` (the [`Schedule`] seam) is stored right after the
+//! header, not in it: the header keeps the same size for every scheduler,
+//! and the `schedule` slot is compiled for this `S`, so the executor's
+//! scheduling code is inlined into it (a wake costs one indirect call, not
+//! two). Header and scheduler together are a [`Head`], the part of the
+//! layout that does not depend on the future.
 //!
 //! The stage is an enum so the future and its output share storage: a task
 //! costs `size_of::<Header>() + size_of::<S>() + max(size_of::<F>(), size_of::<Output>())`.
@@ -24,10 +26,13 @@ use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll};
 
+use crate::waker;
+
 use super::blocks;
 use super::error::JoinError;
-use super::header::{header, Header, PollOutcome, Vtable};
-use super::schedule::{Schedule, Task, Woken};
+use super::header::{self, header, Header, Ran, Vtable};
+use super::state::TransitionToIdle;
+use super::schedule::{Head, Schedule};
 use super::state::State;
 
 /// The stage of a task: its future, then its output, then nothing.
@@ -37,11 +42,11 @@ enum Stage<F: Future> {
     Consumed,
 }
 
-/// The full allocation for a future of type `F` scheduled by `S`.
+/// The full allocation for a future of type `F` scheduled by `S`: the
+/// [`Head`] (the header, then the scheduler), then the stage.
 #[repr(C)]
 struct RawTask<F: Future, S> {
-    header: Header,
-    scheduler: S,
+    head: Head<S>,
     stage: UnsafeCell<Stage<F>>,
 }
 
@@ -65,7 +70,7 @@ where
     // `&raw mut` takes field addresses without creating references to
     // uninitialised memory, and each field is written once.
     unsafe {
-        (&raw mut (*slot).header).write(Header {
+        (&raw mut (*slot).head.header).write(Header {
             state: State::new(references),
             vtable: &RawTask::<F, S>::VTABLE,
             id,
@@ -74,7 +79,7 @@ where
             next: Cell::new(None),
             list: Cell::new(None),
         });
-        (&raw mut (*slot).scheduler).write(scheduler);
+        (&raw mut (*slot).head.scheduler).write(scheduler);
         (&raw mut (*slot).stage).write(UnsafeCell::new(Stage::Running(future)));
     }
     // SAFETY: `slot` came from a successful allocation, so it is not null.
@@ -86,13 +91,13 @@ impl<F: Future, S: Schedule> RawTask<F, S> {
     const LAYOUT: Layout = blocks::block_layout(Layout::new::<Self>());
 
     const VTABLE: Vtable = Vtable {
-        poll: Self::poll,
+        run: Self::run,
         cancel: Self::cancel,
         take_output: Self::take_output,
         drop_output: Self::drop_output,
-        schedule: Self::schedule,
+        schedule: Head::<S>::schedule,
         wake_ignored: match S::WAKE_IGNORED {
-            Some(_) => Some(Self::wake_ignored),
+            Some(_) => Some(Head::<S>::wake_ignored),
             None => None,
         },
         dealloc: Self::dealloc,
@@ -102,7 +107,7 @@ impl<F: Future, S: Schedule> RawTask<F, S> {
     /// - `ptr` points to a live `RawTask<F, S>` (the caller holds a reference).
     /// - The caller is on the runtime's thread and nothing else borrows the stage.
     unsafe fn stage<'a>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
-        // SAFETY: the header is the first field of the `#[repr(C)]` RawTask<F>
+        // SAFETY: the header is the first field of the `#[repr(C)]` RawTask<F, S>
         // this pointer was made from (live: the caller holds a reference), and
         // the stage is only touched on the owner thread with no other borrow
         // alive, as the caller promises.
@@ -125,10 +130,62 @@ impl<F: Future, S: Schedule> RawTask<F, S> {
         result.err()
     }
 
+    /// The `run` slot: one poll, with the state transitions around it.
+    ///
     /// # Safety
-    /// `ptr` is a live `RawTask<F>` on its owner thread, its stage is
+    /// `ptr` is a live `RawTask<F, S>` on its owner thread, which is not
+    /// already polling it, and the caller holds a reference (see [`Ran`]
+    /// for what happens to it).
+    unsafe fn run(ptr: NonNull<Header>) -> Ran {
+        // SAFETY: the caller holds a reference.
+        let header = unsafe { header(ptr) };
+        if !header.state.transition_to_running() {
+            return Ran::Skipped;
+        }
+        // The waker borrows the caller's reference: no refcount traffic
+        // unless the future clones it.
+        // SAFETY: the caller's reference outlives the borrowed waker.
+        let waker = unsafe { waker::borrowed(ptr) };
+        // SAFETY: owner thread, stage is `Running` (we just won the
+        // transition from scheduled), the caller holds a reference.
+        let ready = unsafe { Self::poll(ptr, &mut Context::from_waker(&waker)) };
+        match ready {
+            None => match header.state.transition_to_idle() {
+                TransitionToIdle::Notified => Ran::Notified,
+                TransitionToIdle::Idle { last } => {
+                    if last {
+                        // SAFETY: the transition released the last reference
+                        // (never, while the task is on the runtime's list;
+                        // checked anyway).
+                        unsafe { header::dealloc(ptr) };
+                    }
+                    Ran::Idle
+                }
+                TransitionToIdle::Cancelled => {
+                    // SAFETY: owner thread, no longer running, closed, and
+                    // the caller's reference keeps it alive.
+                    unsafe { cancel_now(ptr) };
+                    Ran::Completed
+                }
+            },
+            Some(ran) => {
+                // SAFETY: owner thread, stage is `Finished`, the caller's
+                // reference keeps it alive.
+                unsafe { complete(ptr) };
+                ran
+            }
+        }
+    }
+
+    /// Polls the future once. `None` while pending; on completion or panic,
+    /// drops the future, stores the output and says which (`Completed` or
+    /// `Panicked`).
+    ///
+    /// # Safety
+    /// `ptr` is a live `RawTask<F, S>` on its owner thread, its stage is
     /// `Running`, and the caller holds a reference for the duration.
-    unsafe fn poll(ptr: NonNull<Header>, cx: &mut Context<'_>) -> PollOutcome {
+    #[inline(always)]
+    unsafe fn poll(ptr: NonNull<Header>, cx: &mut Context<'_>) -> Option<Ran> {
         // SAFETY: forwarded from this function's contract.
         let stage = unsafe { Self::stage(ptr) };
         let Stage::Running(future) = stage else {
@@ -138,23 +195,23 @@ impl<F: Future, S: Schedule> RawTask<F, S> {
         // moved and is dropped in place (drop_stage_in_place), so it is pinned.
         let future = unsafe { Pin::new_unchecked(future) };
         let output = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Pending) => return PollOutcome::Pending,
+            Ok(Poll::Pending) => return None,
             Ok(Poll::Ready(value)) => Ok(value),
             Err(payload) => Err(JoinError::panic(payload)),
         };
-        let outcome = match &output {
-            Ok(_) => PollOutcome::Ready,
-            Err(e) => PollOutcome::Panicked(Box::new(e.panic_message().unwrap_or_default().to_owned())),
+        let ran = match &output {
+            Ok(_) => Ran::Completed,
+            Err(e) => Ran::Panicked(Box::new(e.panic_message().unwrap_or_default().to_owned())),
         };
         // The output is already computed; a panic from the future's
         // destructor is dropped here rather than masking it.
         drop(Self::drop_stage_in_place(stage));
         *stage = Stage::Finished(output);
-        outcome
+        Some(ran)
     }
 
     /// # Safety
-    /// `ptr` is a live `RawTask<F>` on its owner thread and is not being polled.
+    /// `ptr` is a live `RawTask<F, S>` on its owner thread and is not being polled.
     unsafe fn cancel(ptr: NonNull<Header>) {
         // SAFETY: forwarded from this function's contract.
         let stage = unsafe { Self::stage(ptr) };
@@ -168,7 +225,7 @@ impl<F: Future, S: Schedule> RawTask<F, S> {
     }
 
     /// # Safety
-    /// `ptr` is a live `RawTask<F>` on its owner thread, not being polled,
+    /// `ptr` is a live `RawTask<F, S>` on its owner thread, not being polled,
     /// and `out` points to a valid `Option<Result<F::Output, JoinError>>`.
     unsafe fn take_output(ptr: NonNull<Header>, out: *mut ()) {
         // SAFETY: forwarded from this function's contract.
@@ -188,7 +245,7 @@ impl<F: Future, S: Schedule> RawTask<F, S> {
     }
 
     /// # Safety
-    /// `ptr` is a live `RawTask<F>` on its owner thread and is not being polled.
+    /// `ptr` is a live `RawTask<F, S>` on its owner thread and is not being polled.
     unsafe fn drop_output(ptr: NonNull<Header>) {
         // SAFETY: forwarded from this function's contract.
         let stage = unsafe { Self::stage(ptr) };
@@ -205,37 +262,9 @@ impl<F: Future, S: Schedule> RawTask<F, S> {
     }
 
     /// # Safety
-    /// `ptr` points to a live `RawTask<F, S>`; the caller owns a reference,
-    /// which moves to the scheduler.
-    unsafe fn schedule(ptr: NonNull<Header>) {
-        let raw = ptr.cast::<Self>().as_ptr();
-        // SAFETY: the field address of a live task (the caller's reference),
-        // taken without creating a reference: `Woken` hands out `&S` only
-        // while it still owns the task, so the borrow checker keeps the
-        // scheduler from being used after the task (and maybe the whole
-        // allocation) is handed on.
-        let scheduler = unsafe { NonNull::new_unchecked(&raw const (*raw).scheduler as *mut S) };
-        // SAFETY: the caller's reference moves into the `Task`.
-        let task = unsafe { Task::from_raw(ptr) };
-        // SAFETY: `scheduler` points into `task`'s allocation.
-        S::schedule(unsafe { Woken::new(task, scheduler) });
-    }
-
-    /// # Safety
-    /// `ptr` points to a live `RawTask<F, S>` and the caller holds a
-    /// reference for the duration of the call.
-    unsafe fn wake_ignored(ptr: NonNull<Header>) {
-        // SAFETY: live for the whole call, per the contract; `S: Sync`.
-        let raw = unsafe { &*ptr.cast::<Self>().as_ptr() };
-        if let Some(hook) = S::WAKE_IGNORED {
-            hook(&raw.scheduler, raw.header.id);
-        }
-    }
-
-    /// # Safety
     /// `ptr` came from `allocate::<F, S>` and no reference to it remains.
     unsafe fn dealloc(ptr: NonNull<Header>) {
-        // SAFETY: `ptr` is a fully initialised `RawTask<F>` made by `allocate`,
+        // SAFETY: `ptr` is a fully initialised `RawTask<F, S>` made by `allocate`,
         // and the caller holds the last reference, so we drop it in place
         // once. The stage holds no future and no output of a
         // `JoinHandle`-less task by then (see `complete`), so nothing

@@ -3,6 +3,7 @@
 //! scheduler is handed when a wake makes a task ready.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use super::header::{self, header, Header};
@@ -46,17 +47,19 @@ pub(crate) trait Schedule: Send + Sync + Sized + 'static {
 /// Owns the queue entry's reference, and knows the scheduler's type.
 pub(crate) struct Woken<S> {
     task: Task,
-    /// Points into the task's allocation, which `task` keeps alive.
-    scheduler: NonNull<S>,
+    _scheduler: PhantomData<S>,
 }
 
 impl<S: Schedule> Woken<S> {
     /// The scheduler the task was spawned with.
     pub(crate) fn scheduler(&self) -> &S {
-        // SAFETY: `scheduler` points into the allocation that `self.task`
-        // keeps alive for at least as long as this borrow of `self`; it was
-        // initialised at spawn and is never written again; `S: Sync`.
-        unsafe { self.scheduler.as_ref() }
+        let head = self.task.as_ptr().cast::<Head<S>>();
+        // SAFETY: a `Woken<S>` is only made (in `Head::<S>::schedule`) for
+        // a task allocated as a `RawTask<F, S>`, which starts with a
+        // `Head<S>` (`#[repr(C)]`); `self.task` keeps the allocation alive
+        // for at least as long as this borrow of `self`; the scheduler was
+        // written at spawn and is never written again; `S: Sync`.
+        unsafe { &(*head.as_ptr()).scheduler }
     }
 
     /// The run-queue entry, to push on a queue (or drop).
@@ -65,13 +68,40 @@ impl<S: Schedule> Woken<S> {
     }
 }
 
-impl<S> Woken<S> {
-    /// Builds the value handed to `S::schedule`.
+/// The front of every task allocation that does not depend on its future:
+/// the header, then the scheduler. `#[repr(C)]`, so a header pointer is
+/// also a pointer to it, whatever the future.
+#[repr(C)]
+pub(crate) struct Head<S> {
+    pub(crate) header: Header,
+    pub(crate) scheduler: S,
+}
+
+impl<S: Schedule> Head<S> {
+    /// The `schedule` slot of every task scheduled by an `S`: hands the
+    /// task to `S::schedule`.
     ///
     /// # Safety
-    /// `scheduler` points to the scheduler inside `task`'s allocation.
-    pub(crate) unsafe fn new(task: Task, scheduler: NonNull<S>) -> Woken<S> {
-        Woken { task, scheduler }
+    /// `ptr` is a live task allocated with a `Head<S>`; the caller owns a
+    /// reference, which moves to the scheduler.
+    pub(crate) unsafe fn schedule(ptr: NonNull<Header>) {
+        // SAFETY: the caller's reference moves into the `Task`.
+        let task = unsafe { Task::from_raw(ptr) };
+        S::schedule(Woken { task, _scheduler: PhantomData });
+    }
+
+    /// The `wake_ignored` slot, for schedulers that set
+    /// [`Schedule::WAKE_IGNORED`].
+    ///
+    /// # Safety
+    /// `ptr` is a live task allocated with a `Head<S>`, and the caller holds
+    /// a reference for the duration of the call.
+    pub(crate) unsafe fn wake_ignored(ptr: NonNull<Header>) {
+        // SAFETY: live for the whole call, per the contract; `S: Sync`.
+        let head = unsafe { &*ptr.cast::<Head<S>>().as_ptr() };
+        if let Some(hook) = S::WAKE_IGNORED {
+            hook(&head.scheduler, head.header.id);
+        }
     }
 }
 

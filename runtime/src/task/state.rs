@@ -102,21 +102,25 @@ pub(crate) struct Snapshot(usize);
 
 impl Snapshot {
     /// The future is gone and the output (or error) is stored.
+    #[inline]
     pub(crate) fn is_complete(self) -> bool {
         self.0 & COMPLETED != 0
     }
 
     /// Complete, or cancelled and about to be.
+    #[inline]
     pub(crate) fn is_complete_or_closed(self) -> bool {
         self.0 & (COMPLETED | CLOSED) != 0
     }
 
     /// The executor is inside this task's `poll`.
+    #[inline]
     pub(crate) fn is_running(self) -> bool {
         self.0 & RUNNING != 0
     }
 
     /// A `JoinHandle` exists.
+    #[inline]
     pub(crate) fn has_join_handle(self) -> bool {
         self.0 & HANDLE != 0
     }
@@ -152,12 +156,14 @@ impl State {
     }
 
     /// The current word.
+    #[inline]
     pub(crate) fn load(&self) -> Snapshot {
         Snapshot(self.0.load(Ordering::Acquire))
     }
 
     /// scheduled -> running, before a poll. `false` if the task was
     /// cancelled or finished while it sat in the queue: do not poll it.
+    #[inline]
     pub(crate) fn transition_to_running(&self) -> bool {
         let mut current = self.0.load(Ordering::Acquire);
         loop {
@@ -174,24 +180,25 @@ impl State {
 
     /// running -> idle after a `Pending` poll; or back to scheduled if it
     /// was woken meanwhile; or cancelled if it was aborted meanwhile.
+    #[inline]
     pub(crate) fn transition_to_idle(&self) -> TransitionToIdle {
         let mut current = self.0.load(Ordering::Acquire);
         loop {
-            let (next, result) = if current & CLOSED != 0 {
-                (current & !(RUNNING | SCHEDULED), TransitionToIdle::Cancelled)
-            } else if current & SCHEDULED != 0 {
-                (current & !RUNNING, TransitionToIdle::Notified)
-            } else {
-                // The same CAS releases the queue entry's reference.
-                let last = current & REFERENCE_MASK == REFERENCE;
-                ((current & !RUNNING) - REFERENCE, TransitionToIdle::Idle { last })
-            };
+            if current & CLOSED != 0 {
+                self.0.fetch_and(!(RUNNING | SCHEDULED), Ordering::AcqRel);
+                return TransitionToIdle::Cancelled;
+            }
+            let notified = current & SCHEDULED != 0;
+            // Not woken: the same CAS releases the queue entry's reference.
+            let next = if notified { current & !RUNNING } else { (current & !RUNNING) - REFERENCE };
             match self.0.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) if notified => return TransitionToIdle::Notified,
                 Ok(_) => {
-                    if let TransitionToIdle::Idle { last: true } = result {
+                    let last = current & REFERENCE_MASK == REFERENCE;
+                    if last {
                         fence(Ordering::Acquire);
                     }
-                    return result;
+                    return TransitionToIdle::Idle { last };
                 }
                 Err(actual) => current = actual,
             }
@@ -201,18 +208,21 @@ impl State {
     /// idle -> scheduled, for a wake that consumes its waker. On `Submit`
     /// the waker's reference becomes the queue entry's; on `DoNothing` the
     /// caller still owns it (and drops it).
+    #[inline]
     pub(crate) fn transition_to_notified_by_val(&self) -> TransitionToNotified {
         self.transition_to_notified(0)
     }
 
     /// idle -> scheduled, for a wake that keeps its waker. On `Submit` the
     /// same CAS added a new reference, for the queue entry.
+    #[inline]
     pub(crate) fn transition_to_notified_by_ref(&self) -> TransitionToNotified {
         self.transition_to_notified(REFERENCE)
     }
 
     /// Sets `SCHEDULED` unless already set or finished; `add` is added to
     /// the word only when the task was idle (it is going to a queue).
+    #[inline]
     fn transition_to_notified(&self, add: usize) -> TransitionToNotified {
         let mut current = self.0.load(Ordering::Acquire);
         loop {
@@ -236,6 +246,7 @@ impl State {
     /// never be polled again). With `release_list_reference`, the same CAS
     /// releases the task list's reference, which is never the last: the
     /// caller holds one. Returns the word as it was before.
+    #[inline]
     pub(crate) fn transition_to_complete(&self, release_list_reference: bool) -> Snapshot {
         let release = if release_list_reference { REFERENCE } else { 0 };
         let mut current = self.0.load(Ordering::Acquire);
@@ -264,6 +275,7 @@ impl State {
     }
 
     /// Adds one reference (a waker clone). Aborts past [`MAX_REFERENCES`].
+    #[inline]
     pub(crate) fn ref_inc(&self) {
         // Relaxed is enough: a new reference can only be made from an existing
         // one, which already keeps the allocation alive (the Arc argument).
@@ -275,6 +287,7 @@ impl State {
 
     /// Drops one reference. `true` if it was the last: the caller frees the
     /// task, and every other holder's writes are visible to it.
+    #[inline]
     pub(crate) fn ref_dec(&self) -> bool {
         let previous = self.0.fetch_sub(REFERENCE, Ordering::Release);
         if previous & REFERENCE_MASK != REFERENCE {

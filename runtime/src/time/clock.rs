@@ -6,21 +6,44 @@ use std::time::{Duration, Instant};
 /// Where a runtime reads the time.
 #[derive(Debug)]
 pub(crate) enum Clock {
-    /// `std::time::Instant::now()`.
-    Real,
+    /// `std::time::Instant::now()`, remembering the last reading.
+    Real {
+        /// The last `now()`: never ahead of the real time.
+        last: Cell<Instant>,
+    },
     /// A clock that moves only when the executor advances it: when every
     /// task is idle and no I/O is ready, straight to the next deadline.
     Virtual { now: Cell<Instant> },
 }
 
 impl Clock {
+    pub(crate) fn new_real() -> Clock {
+        Clock::Real { last: Cell::new(Instant::now()) }
+    }
+
     pub(crate) fn new_virtual() -> Clock {
         Clock::Virtual { now: Cell::new(Instant::now()) }
     }
 
+    /// The time now.
     pub(crate) fn now(&self) -> Instant {
         match self {
-            Clock::Real => Instant::now(),
+            Clock::Real { last } => {
+                let now = Instant::now();
+                last.set(now);
+                now
+            }
+            Clock::Virtual { now } => now.get(),
+        }
+    }
+
+    /// The time of the last reading: the runtime reads its clock at every
+    /// park and whenever a task asks for `Instant::now` (which `sleep` does).
+    /// Never ahead of [`now`](Clock::now), so a deadline at or before it has
+    /// certainly passed; one after it may have passed since.
+    pub(crate) fn last_reading(&self) -> Instant {
+        match self {
+            Clock::Real { last } => last.get(),
             Clock::Virtual { now } => now.get(),
         }
     }

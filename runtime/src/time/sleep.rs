@@ -1,6 +1,8 @@
 //! `Sleep`: a future that completes at a deadline.
 //!
-//! A `Sleep` costs nothing until first polled. The first `Pending` poll
+//! A `Sleep` costs nothing until first polled. A poll compares the deadline
+//! with the runtime's last clock reading (`Clock::last_reading`: taken at
+//! every park and every `Instant::now`), never older than the tick. The first `Pending` poll
 //! inserts an entry into the current runtime's timer heap (`timers.rs`)
 //! holding the task's waker, and keeps the timer's key together with the
 //! runtime's [`Injector`]; later polls only refresh the waker if the task
@@ -89,7 +91,12 @@ impl Sleep {
     }
 
     fn poll_in(&mut self, core: &Core, cx: &mut Context<'_>) -> Poll<()> {
-        if core.clock.now() >= self.deadline.into_std() {
+        // The last clock reading, not a new one: a deadline at or before it
+        // has passed for sure; a later one that has passed meanwhile fires
+        // at the next park, which reads the clock. `sleep` itself read the
+        // clock for the deadline, so `sleep(Duration::ZERO)` is ready at
+        // once, and an ordinary sleep's first poll costs no clock read.
+        if core.clock.last_reading() >= self.deadline.into_std() {
             self.cancel_in(core);
             return Poll::Ready(());
         }
