@@ -20,7 +20,7 @@
 //! here; then `executor.rs`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -28,7 +28,8 @@ use std::sync::Arc;
 use crate::injector::Injector;
 use crate::reactor::driver::Reactor;
 use crate::stats::{Counters, Stats};
-use crate::task::{Task, TaskList};
+use crate::run_queue::RunQueue;
+use crate::task::TaskList;
 use crate::time::clock::Clock;
 use crate::time::timers::Timers;
 
@@ -37,7 +38,7 @@ pub(crate) struct Core {
     /// The half other threads can reach (remote wakes, spawns, timer drops).
     pub(crate) injector: Arc<Injector>,
     /// Tasks ready to be polled, FIFO.
-    pub(crate) run_queue: RefCell<VecDeque<Task>>,
+    pub(crate) run_queue: RunQueue,
     /// Every unfinished task, for shutdown.
     /// Pinned: linked tasks point back at it.
     pub(crate) tasks: Pin<Box<TaskList>>,
@@ -75,13 +76,20 @@ impl Core {
 
 thread_local! {
     /// The runtime whose `block_on` is running on this thread, if any.
-    static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+    ///
+    /// `ManuallyDrop` because only `Enter` puts a runtime here, and its
+    /// destructor takes it out again: nothing is left for a thread-exit
+    /// destructor to drop. A type without drop glue also makes every access
+    /// a plain load, with no "is this thread-local alive" check: this is
+    /// read on every wake.
+    static CURRENT: RefCell<ManuallyDrop<Option<Rc<Core>>>> = const { RefCell::new(ManuallyDrop::new(None)) };
 }
 
-/// Runs `f` with the current runtime, or returns `None` outside one (or
-/// while the thread is being torn down).
-#[inline]
+/// Runs `f` with the current runtime, or returns `None` outside one.
+#[inline(always)]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
+    // `try_with` cannot fail here (no destructor), and unlike `with` it is
+    // always inlined.
     CURRENT.try_with(|current| current.borrow().as_ref().map(f)).ok().flatten()
 }
 
@@ -104,29 +112,31 @@ impl Enter {
                      `.await` its JoinHandle."
                 );
             }
-            *current = Some(core.clone());
+            **current = Some(core.clone());
         });
         core.free_cancelled_timers();
         Enter(())
     }
 
     /// Like `new`, but does nothing (returns `None`) if a runtime is
-    /// already current, or the thread-local is gone (thread exit).
+    /// already current.
     pub(crate) fn try_new(core: &Rc<Core>) -> Option<Enter> {
-        let entered = CURRENT.try_with(|current| {
+        CURRENT.with(|current| {
             let mut current = current.try_borrow_mut().ok()?;
             if current.is_some() {
                 return None;
             }
-            *current = Some(core.clone());
+            **current = Some(core.clone());
             Some(Enter(()))
-        });
-        entered.ok().flatten()
+        })
     }
 }
 
 impl Drop for Enter {
     fn drop(&mut self) {
-        let _ = CURRENT.try_with(|current| current.borrow_mut().take());
+        // Out of the thread-local first, then dropped: the runtime's drop may
+        // run destructors that look for the current runtime.
+        let core = CURRENT.with(|current| current.borrow_mut().take());
+        drop(core);
     }
 }

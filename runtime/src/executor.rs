@@ -46,7 +46,6 @@
 //! Next stop: `handle.rs`, the way in for other threads.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -60,6 +59,7 @@ use std::time::{Duration, Instant};
 use crate::context::{self, Core, Enter};
 use crate::injector::Injector;
 use crate::reactor::driver::{Reactor, Turn, Wait};
+use crate::run_queue::RunQueue;
 use crate::stats::{bump, Counters, Stats};
 use crate::task::{self, JoinHandle, RunOutcome, Schedule, TaskList, Woken};
 use crate::time::clock::Clock;
@@ -90,7 +90,7 @@ impl Schedule for Scheduler {
             if std::ptr::eq(Arc::as_ptr(&core.injector), runtime) {
                 if let Some(task) = task.take() {
                     bump(&core.counters.wakes_local, 1);
-                    core.run_queue.borrow_mut().push_back(task.into_task());
+                    core.run_queue.push(task.into_task());
                 }
             }
         });
@@ -156,7 +156,7 @@ where
     let scheduler = Scheduler { injector: core.injector.clone() };
     let (task, handle) = task::spawn(future, scheduler, id, core.tasks.as_ref());
     bump(&core.counters.tasks_spawned, 1);
-    core.run_queue.borrow_mut().push_back(task);
+    core.run_queue.push(task);
     handle
 }
 
@@ -311,7 +311,7 @@ impl Runtime {
             // none (one wasted `epoll_wait` per call of a client awaiting one
             // RPC at a time). Never twice in a row, so a future that keeps
             // waking itself cannot keep I/O and timers waiting.
-            let only_main_ready = self.core.run_queue.borrow().is_empty() && self.main.is_woken();
+            let only_main_ready = self.core.run_queue.is_empty() && self.main.is_woken();
             if only_main_ready && !skipped_park {
                 skipped_park = true;
                 continue;
@@ -346,7 +346,7 @@ impl Runtime {
     fn tick(&self) {
         let core = &*self.core;
         for _ in 0..self.config.budget {
-            let Some(task) = core.run_queue.borrow_mut().pop_front() else {
+            let Some(task) = core.run_queue.pop() else {
                 return;
             };
             bump(&core.counters.polls, 1);
@@ -354,7 +354,7 @@ impl Runtime {
                 RunOutcome::Pending | RunOutcome::Skipped => {}
                 RunOutcome::Reschedule(task) => {
                     bump(&core.counters.wakes_local, 1);
-                    core.run_queue.borrow_mut().push_back(task);
+                    core.run_queue.push(task);
                 }
                 RunOutcome::Completed => bump(&core.counters.tasks_completed, 1),
                 RunOutcome::Panicked(message) => {
@@ -378,7 +378,7 @@ impl Runtime {
         let mut remote = 0;
         while let Some(task) = core.injector.pop_task() {
             remote += 1;
-            core.run_queue.borrow_mut().push_back(task);
+            core.run_queue.push(task);
         }
         bump(&core.counters.wakes_remote, remote);
         while let Some(request) = core.injector.pop_spawn() {
@@ -388,7 +388,7 @@ impl Runtime {
     }
 
     fn has_ready_work(&self) -> bool {
-        !self.core.run_queue.borrow().is_empty() || self.main.is_woken()
+        !self.core.run_queue.is_empty() || self.main.is_woken()
     }
 
     /// Parks the thread: waits for I/O and timers if nothing is ready, then
@@ -476,8 +476,7 @@ impl Drop for Runtime {
         core.injector.close();
         task::cancel_all(&core.tasks);
         // Queue entries of cancelled tasks: dropping them only releases references.
-        let queued = std::mem::take(&mut *core.run_queue.borrow_mut());
-        drop(queued);
+        drop(core.run_queue.take_all());
         core.timers.borrow_mut().clear();
     }
 }
@@ -585,7 +584,7 @@ impl Builder {
         let clock = if self.virtual_time { Clock::new_virtual() } else { Clock::new_real() };
         let core = Core {
             injector: injector.clone(),
-            run_queue: RefCell::new(VecDeque::with_capacity(256)),
+            run_queue: RunQueue::with_capacity(256),
             tasks: Box::pin(TaskList::new()),
             next_task_id: Cell::new(1),
             reactor: Rc::new(reactor),

@@ -82,6 +82,7 @@ mod stats;
 pub mod time;
 
 mod injector;
+mod run_queue;
 
 mod context;
 
