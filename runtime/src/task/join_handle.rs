@@ -94,6 +94,9 @@ impl<T> JoinHandle<T> {
     }
 }
 
+// The handle holds a pointer, never a `T`: moving it moves no output.
+impl<T> Unpin for JoinHandle<T> {}
+
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 

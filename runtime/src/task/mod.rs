@@ -33,6 +33,8 @@ mod list;
 mod raw;
 mod schedule;
 pub(crate) mod state;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 use std::marker::PhantomData;
