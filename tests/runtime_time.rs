@@ -207,3 +207,107 @@ fn an_idle_runtime_sleeps_in_the_kernel() {
     assert!(cpu < wall / 20, "used {cpu:?} of CPU in {wall:?}");
     assert!(rt.stats().reactor_turns < 10, "{:?}", rt.stats());
 }
+
+/// A waker that only counts how many copies of it exist (`Arc::strong_count`):
+/// a runtime that still holds a timer for a dropped `Sleep` holds a copy.
+struct Witness;
+
+impl std::task::Wake for Witness {
+    fn wake(self: std::sync::Arc<Self>) {}
+}
+
+/// Polls `sleep` once with a waker that is a copy of `witness`.
+fn register(sleep: &mut corio::time::Sleep, witness: &std::sync::Arc<Witness>) {
+    let waker = std::task::Waker::from(witness.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(std::pin::Pin::new(sleep).poll(&mut cx).is_pending());
+}
+
+use std::future::Future;
+
+#[test]
+fn a_sleep_dropped_after_block_on_returned_frees_its_timer() {
+    let rt = virtual_rt();
+    let witness = std::sync::Arc::new(Witness);
+    let sleep = rt.block_on(async {
+        let mut sleep = sleep(Duration::from_secs(3600));
+        register(&mut sleep, &witness);
+        sleep
+    });
+    assert_eq!(std::sync::Arc::strong_count(&witness), 2, "the armed timer holds the waker");
+    drop(sleep); // no runtime is current here
+    rt.block_on(async {});
+    assert_eq!(std::sync::Arc::strong_count(&witness), 1, "the runtime freed the timer and its waker");
+}
+
+/// A flag another thread raises, which a task can await.
+#[derive(Default)]
+struct Flag {
+    raised: std::sync::atomic::AtomicBool,
+    waiter: std::sync::Mutex<Option<std::task::Waker>>,
+}
+
+impl Flag {
+    fn raise(&self) {
+        self.raised.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(waker) = self.waiter.lock().unwrap().take() {
+            waker.wake();
+        }
+    }
+
+    async fn wait(&self) {
+        std::future::poll_fn(|cx| {
+            *self.waiter.lock().unwrap() = Some(cx.waker().clone());
+            if self.raised.load(std::sync::atomic::Ordering::SeqCst) {
+                return std::task::Poll::Ready(());
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+}
+
+#[test]
+fn a_sleep_dropped_on_another_thread_frees_its_timer() {
+    // A real clock: a virtual one would jump to the hour-long deadline (and
+    // fire the timer, freeing it) while the runtime waits for the thread.
+    let rt = Runtime::new().unwrap();
+    let witness = std::sync::Arc::new(Witness);
+    rt.block_on(async {
+        let mut timer = sleep(Duration::from_secs(3600));
+        register(&mut timer, &witness);
+        let flag = std::sync::Arc::new(Flag::default());
+        let raise = flag.clone();
+        let thread = std::thread::spawn(move || {
+            drop(timer);
+            raise.raise();
+        });
+        flag.wait().await;
+        // The drop went to the runtime's injector; the next park frees it.
+        // Any timer makes the runtime park before this task goes on.
+        sleep(Duration::from_millis(1)).await;
+        assert_eq!(std::sync::Arc::strong_count(&witness), 1, "the runtime freed the timer and its waker");
+        thread.join().unwrap();
+    });
+}
+
+#[test]
+fn a_sleep_moved_to_another_runtime_frees_its_first_timer() {
+    let first = virtual_rt();
+    let second = virtual_rt();
+    let witness = std::sync::Arc::new(Witness);
+    let mut sleep = first.block_on(async {
+        let mut sleep = sleep(Duration::from_secs(3600));
+        register(&mut sleep, &witness);
+        sleep
+    });
+    second.block_on(async {
+        register(&mut sleep, &witness);
+    });
+    assert_eq!(std::sync::Arc::strong_count(&witness), 3, "one timer in each runtime, until the first runtime runs");
+    first.block_on(async {});
+    assert_eq!(std::sync::Arc::strong_count(&witness), 2, "the first runtime freed its timer");
+    drop(sleep);
+    second.block_on(async {});
+    assert_eq!(std::sync::Arc::strong_count(&witness), 1);
+}
