@@ -33,6 +33,7 @@ use std::pin::{pin, Pin};
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
+use crate::slab::{Key, Slab};
 use crate::task::{JoinError, JoinHandle};
 
 /// Waits for every future, running them concurrently in the current task,
@@ -340,24 +341,24 @@ where
     }
 }
 
-/// Completed slot indices, pushed by finished tasks, popped by `join_next`.
+/// Keys of finished members, pushed by their tasks, popped by `join_next`.
 #[derive(Default)]
 struct ReadyList {
-    indices: RefCell<VecDeque<usize>>,
+    keys: RefCell<VecDeque<Key>>,
     /// The task awaiting `join_next`.
     waker: Cell<Option<Waker>>,
 }
 
 /// Lives inside each spawned task's future; when the future goes away
-/// (finished, panicked or aborted) it reports the slot as ready.
+/// (finished, panicked or aborted) it reports its member as ready.
 struct Completion {
     ready: Rc<ReadyList>,
-    index: usize,
+    key: Key,
 }
 
 impl Drop for Completion {
     fn drop(&mut self) {
-        self.ready.indices.borrow_mut().push_back(self.index);
+        self.ready.keys.borrow_mut().push_back(self.key);
         if let Some(waker) = self.ready.waker.take() {
             waker.wake();
         }
@@ -382,23 +383,26 @@ impl<F: Future> Future for Tracked<F> {
     }
 }
 
-/// The slots of a `JoinSet`, shared (weakly) with its abort handles.
-type Slots<T> = RefCell<Vec<Option<JoinHandle<T>>>>;
+/// The members of a `JoinSet`: the handle of each task not yet joined, in
+/// the runtime's `Slab` (a key is reserved before the task is spawned, so
+/// the entry is `None` for that moment). Shared (weakly) with the abort
+/// handles.
+type Members<T> = RefCell<Slab<Option<JoinHandle<T>>>>;
 
-/// Type-erased access to a set's slots, so `AbortHandle` is not generic.
-trait AbortSlot {
-    /// Aborts the task in `index` if it is still task `id`; whether it was found.
-    fn abort(&self, index: usize, id: u64) -> bool;
-    fn is_finished(&self, index: usize, id: u64) -> bool;
+/// Type-erased access to a set's members, so `AbortHandle` is not generic.
+trait AbortMember {
+    /// Aborts the task under `key`, if still in the set; whether it was found.
+    fn abort(&self, key: Key) -> bool;
+    fn is_finished(&self, key: Key) -> bool;
 }
 
-impl<T> AbortSlot for Slots<T> {
-    fn abort(&self, index: usize, id: u64) -> bool {
+impl<T> AbortMember for Members<T> {
+    fn abort(&self, key: Key) -> bool {
         // A shared borrow only: an aborted future's destructor may abort a
         // sibling through its own handle.
-        let slots = self.borrow();
-        match slots.get(index) {
-            Some(Some(handle)) if handle.id() == id => {
+        let members = self.borrow();
+        match members.get(key) {
+            Some(Some(handle)) => {
                 handle.abort();
                 true
             }
@@ -406,9 +410,9 @@ impl<T> AbortSlot for Slots<T> {
         }
     }
 
-    fn is_finished(&self, index: usize, id: u64) -> bool {
-        match self.borrow().get(index) {
-            Some(Some(handle)) if handle.id() == id => handle.is_finished(),
+    fn is_finished(&self, key: Key) -> bool {
+        match self.borrow().get(key) {
+            Some(Some(handle)) => handle.is_finished(),
             _ => true,
         }
     }
@@ -455,10 +459,8 @@ impl<T> AbortSlot for Slots<T> {
 /// });
 /// ```
 pub struct JoinSet<T> {
-    /// Slot `i` holds the handle of the task spawned into it, until joined.
-    slots: Rc<Slots<T>>,
-    /// Free slot indices, reused by `spawn`.
-    free: Vec<usize>,
+    /// The handle of each task spawned into the set, until joined.
+    members: Rc<Members<T>>,
     /// Tasks spawned and not yet joined (finished or not).
     len: usize,
     ready: Rc<ReadyList>,
@@ -467,7 +469,7 @@ pub struct JoinSet<T> {
 impl<T: 'static> JoinSet<T> {
     /// An empty set.
     pub fn new() -> JoinSet<T> {
-        JoinSet { slots: Rc::new(RefCell::new(Vec::new())), free: Vec::new(), len: 0, ready: Rc::default() }
+        JoinSet { members: Rc::new(RefCell::new(Slab::new())), len: 0, ready: Rc::default() }
     }
 
     /// Spawns `future` on the current runtime as a member of this set.
@@ -479,20 +481,16 @@ impl<T: 'static> JoinSet<T> {
     where
         F: Future<Output = T> + 'static,
     {
-        let index = match self.free.pop() {
-            Some(index) => index,
-            None => {
-                self.slots.borrow_mut().push(None);
-                self.slots.borrow().len() - 1
-            }
-        };
-        let completion = Completion { ready: self.ready.clone(), index };
+        let key = self.members.borrow_mut().insert(None);
+        let completion = Completion { ready: self.ready.clone(), key };
         let handle = crate::executor::spawn(Tracked { future, completion });
         let id = handle.id();
-        self.slots.borrow_mut()[index] = Some(handle);
+        if let Some(member) = self.members.borrow_mut().get_mut(key) {
+            *member = Some(handle);
+        }
         self.len += 1;
-        let slots: Rc<dyn AbortSlot> = self.slots.clone();
-        AbortHandle { slots: Rc::downgrade(&slots), index, id }
+        let members: Rc<dyn AbortMember> = self.members.clone();
+        AbortHandle { members: Rc::downgrade(&members), key, id }
     }
 
     /// Waits for the next task to finish and gives its result; `None` when
@@ -528,21 +526,20 @@ impl<T: 'static> JoinSet<T> {
         self.take_ready(&mut Context::from_waker(Waker::noop()))
     }
 
-    /// Pops ready slots until one holds a finished task; takes its output.
+    /// Pops ready keys until one names a finished task; takes its output.
     fn take_ready(&mut self, cx: &mut Context<'_>) -> Option<Result<T, JoinError>> {
         loop {
-            let index = self.ready.indices.borrow_mut().pop_front()?;
-            let handle = self.slots.borrow_mut()[index].take();
+            let key = self.ready.keys.borrow_mut().pop_front()?;
+            let handle = self.members.borrow_mut().remove(key).flatten();
             let Some(handle) = handle else { continue };
             // The guard fires while the task completes, in the same call
             // (poll, abort or shutdown) that marks it finished, so a ready
-            // slot always holds a finished task and this poll is `Ready`.
+            // key always names a finished task and this poll is `Ready`.
             debug_assert!(handle.is_finished(), "JoinSet: a ready task is finished");
             let result = match pin!(handle).poll(cx) {
                 Poll::Ready(result) => result,
                 Poll::Pending => unreachable!("JoinSet: a ready task is finished"),
             };
-            self.free.push(index);
             self.len -= 1;
             return Some(result);
         }
@@ -563,8 +560,8 @@ impl<T: 'static> JoinSet<T> {
     pub fn abort_all(&mut self) {
         // A shared borrow: abort handles used by the dropped futures'
         // destructors only borrow too.
-        let slots = self.slots.borrow();
-        for handle in slots.iter().flatten() {
+        let members = self.members.borrow();
+        for handle in members.values().flatten() {
             handle.abort();
         }
     }
@@ -572,10 +569,9 @@ impl<T: 'static> JoinSet<T> {
     /// Removes every task from the set without aborting it: they run on,
     /// detached, and their outputs are dropped when they finish.
     pub fn detach_all(&mut self) {
-        let handles = std::mem::take(&mut *self.slots.borrow_mut());
+        let handles = std::mem::replace(&mut *self.members.borrow_mut(), Slab::new());
         // Detached tasks report to a list nobody reads any more.
         self.ready = Rc::default();
-        self.free.clear();
         self.len = 0;
         // Dropped after the borrow ends: dropping a finished task's handle
         // drops its output, which may run any code.
@@ -598,12 +594,12 @@ impl<T: 'static> Default for JoinSet<T> {
 impl<T> Drop for JoinSet<T> {
     fn drop(&mut self) {
         {
-            let slots = self.slots.borrow();
-            for handle in slots.iter().flatten() {
+            let members = self.members.borrow();
+            for handle in members.values().flatten() {
                 handle.abort();
             }
         }
-        let handles = std::mem::take(&mut *self.slots.borrow_mut());
+        let handles = std::mem::replace(&mut *self.members.borrow_mut(), Slab::new());
         drop(handles);
     }
 }
@@ -640,8 +636,8 @@ impl<T> fmt::Debug for JoinNext<'_, T> {
 /// was joined or detached, aborting does nothing.
 #[derive(Clone)]
 pub struct AbortHandle {
-    slots: Weak<dyn AbortSlot>,
-    index: usize,
+    members: Weak<dyn AbortMember>,
+    key: Key,
     id: u64,
 }
 
@@ -649,15 +645,15 @@ impl AbortHandle {
     /// Cancels the task, like [`JoinHandle::abort`]; `join_next` then
     /// reports it as cancelled. Does nothing if it already finished.
     pub fn abort(&self) {
-        if let Some(slots) = self.slots.upgrade() {
-            slots.abort(self.index, self.id);
+        if let Some(members) = self.members.upgrade() {
+            members.abort(self.key);
         }
     }
 
     /// Whether the task finished (or left its set).
     pub fn is_finished(&self) -> bool {
-        match self.slots.upgrade() {
-            Some(slots) => slots.is_finished(self.index, self.id),
+        match self.members.upgrade() {
+            Some(members) => members.is_finished(self.key),
             None => true,
         }
     }

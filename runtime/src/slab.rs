@@ -1,11 +1,12 @@
 //! `Slab`: values in a `Vec`, found again by a key that goes stale when its
 //! value is removed.
 //!
-//! Three parts of the runtime keep a table of small records that come and
+//! Several parts of the runtime keep a table of small records that come and
 //! go: the reactor (one per registered I/O source, found by the mio token
 //! of each event), the timers (one per armed `Sleep`, found by the heap
-//! entries), and the wait lists of the sync primitives (one per waiting
-//! future). They share this one structure.
+//! entries), the wait lists of the sync primitives (one per waiting
+//! future), and `JoinSet` (one per member task). They share this one
+//! structure.
 //!
 //! A removed entry's index goes on a free list and is reused by the next
 //! insert, so the table stops growing at its working size and inserting
@@ -128,6 +129,14 @@ impl<T> Slab<T> {
         self.free = key.index;
         self.len -= 1;
         Some(value)
+    }
+
+    /// Every value held, in index order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
+        self.entries.iter().filter_map(|entry| match entry {
+            Entry::Occupied { value, .. } => Some(value),
+            Entry::Vacant { .. } => None,
+        })
     }
 
     /// Every value held, mutably, in index order.
