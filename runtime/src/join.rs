@@ -10,10 +10,10 @@
 //!
 //! [`JoinSet`] spawns real tasks and collects their results in the order
 //! they finish. Each task is wrapped so that when its future goes away
-//! (finished, panicked or aborted) a small guard pushes the task's slot
-//! index on a shared *ready list* and wakes the waker stored by
-//! [`JoinSet::join_next`]. `join_next` only looks at ready slots: O(1) per
-//! completion, however many tasks are still running.
+//! (finished, panicked or aborted) a small guard pushes the task's key in
+//! the set (a `Slab` key) on a shared *ready list* and wakes the waker
+//! stored by [`JoinSet::join_next`]. `join_next` only looks at ready keys:
+//! O(1) per completion, however many tasks are still running.
 //!
 //! # Cancellation
 //!
@@ -521,7 +521,7 @@ impl<T: 'static> JoinSet<T> {
 
     /// The result of a finished task, if any, without waiting.
     pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
-        // A ready slot's task is finished, so the poll never stores the
+        // A ready key's task is finished, so the poll never stores the
         // waker: the no-op one (no allocation) is enough.
         self.take_ready(&mut Context::from_waker(Waker::noop()))
     }
