@@ -26,12 +26,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::injector::Injector;
-use crate::reactor::driver::Reactor;
+use crate::driver::reactor::Reactor;
 use crate::stats::{Counters, Stats};
 use crate::run_queue::RunQueue;
 use crate::task::TaskList;
-use crate::time::clock::Clock;
-use crate::time::timers::Timers;
+use crate::driver::clock::Clock;
+use crate::driver::timers::Timers;
 
 /// The thread-bound state of one runtime, as every layer sees it.
 pub(crate) struct Core {

@@ -58,12 +58,12 @@ use std::time::{Duration, Instant};
 
 use crate::context::{self, Core, Enter};
 use crate::injector::Injector;
-use crate::reactor::driver::{Reactor, Turn, Wait};
+use crate::driver::reactor::{Reactor, Turn, Wait};
 use crate::run_queue::RunQueue;
 use crate::stats::{bump, Counters, Stats};
 use crate::task::{self, JoinHandle, RunOutcome, Schedule, TaskList, Woken};
-use crate::time::clock::Clock;
-use crate::time::timers::Timers;
+use crate::driver::clock::Clock;
+use crate::driver::timers::Timers;
 
 /// Default number of task polls between two reactor turns.
 const DEFAULT_BUDGET: u32 = 128;

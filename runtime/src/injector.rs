@@ -27,7 +27,7 @@ use std::sync::atomic::{fence, AtomicBool, Ordering};
 use crossbeam_queue::SegQueue;
 
 use crate::task::Task;
-use crate::time::timers::TimerKey;
+use crate::driver::timers::TimerKey;
 
 /// A start-this-task request from another thread; runs on the runtime's thread.
 pub(crate) type SpawnRequest = Box<dyn FnOnce() + Send>;

@@ -75,16 +75,17 @@
 pub mod task;
 mod waker;
 
-mod slab;
-
-pub mod reactor;
-mod stats;
-pub mod time;
-
-mod injector;
 mod run_queue;
+mod slab;
+mod stats;
+
+mod driver;
+mod injector;
 
 mod context;
+
+pub mod reactor;
+pub mod time;
 
 mod executor;
 mod handle;

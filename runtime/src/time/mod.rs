@@ -1,29 +1,27 @@
 //! Time: sleeps, timeouts, intervals, and the clock they read.
 //!
-//! Timers live in one structure per runtime (`timers.rs`, a min-heap with
-//! lazy cancellation). Before the executor blocks in the reactor it asks
+//! Timers live in one structure per runtime (`driver/timers.rs`, a min-heap
+//! with lazy cancellation). Before the executor blocks in the reactor it asks
 //! that structure for the earliest deadline and sleeps exactly that long
 //! (on Linux a `timerfd` gives the wait microsecond precision); after the
 //! reactor returns, every timer that is due is fired, which means waking the
 //! task stored in it.
 //!
-//! Two layers, two tour stops: `timers.rs` and `clock.rs` are drivers that
-//! know nothing of the current runtime (a stop before `context.rs`); the
-//! API here ([`sleep`], [`Instant::now`], [`timeout`], [`interval`],
+//! The timer heap and the clock are drivers (`driver/timers.rs`,
+//! `driver/clock.rs`) that know nothing of the current runtime; the API
+//! here ([`sleep`], [`Instant::now`], [`timeout`], [`interval`],
 //! [`advance`]) finds the current runtime's timers and clock through the
-//! context (a stop after it).
+//! context.
 //!
 //! With [`virtual_time`](crate::Builder::virtual_time) the clock is a number
 //! the executor advances: when every task is idle and no I/O is ready it
 //! jumps to the next deadline at once, so an hour of timeouts runs in
 //! microseconds, in a deterministic order.
 
-pub(crate) mod clock;
 mod instant;
 mod interval;
 mod sleep;
 mod timeout;
-pub(crate) mod timers;
 
 pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::timers::TimerKey;
+use crate::driver::timers::TimerKey;
 use super::Instant;
 use crate::context::{self, Core};
 use crate::injector::Injector;

@@ -1,4 +1,28 @@
-//! [`IoSource`]: a mio source registered with the current runtime's reactor.
+//! The reactor as tasks see it: [`IoSource`], a mio source registered with
+//! the current runtime's reactor.
+//!
+//! Each I/O object (a socket, say) is registered with `mio::Poll` under a
+//! token; the reactor driver (`driver/reactor.rs`) keeps, for each token,
+//! readiness bits plus the waker of the task waiting to read and the one
+//! waiting to write. When the executor parks, the driver waits in
+//! `epoll_wait`, sets bits from the events and hands back the wakers to
+//! wake. An `IoSource` finds the current runtime's reactor through the
+//! context when it is created, and keeps it.
+//!
+//! The net crate wraps each socket in an [`IoSource`] and follows one rule
+//! for every operation:
+//!
+//! 1. `poll_read_ready`: if the readable bit is set, go ahead; otherwise
+//!    store the waker and return `Pending` (the task goes idle);
+//! 2. try the syscall; if it says `WouldBlock`, `clear_read_ready` and go to 1.
+//!
+//! Registrations are edge-triggered: the kernel reports a transition to
+//! ready once, so a bit is cleared only when the OS itself says `WouldBlock`.
+//! Clearing it earlier loses the edge and hangs the task; never clearing it
+//! spins. [`IoSource::poll_read_with`] packages the rule. One deliberate
+//! exception: after a *short* read, a stream socket may clear only the
+//! readable bit ([`IoSource::clear_readable`]), since the kernel's buffer
+//! was just drained; its docs say why that is safe.
 
 use std::fmt;
 use std::io;
@@ -8,7 +32,7 @@ use std::task::{Context, Poll};
 use mio::event::Source;
 use mio::Token;
 
-use super::driver::{Direction, IoState, Reactor, READABLE_ONLY, READ_READY, WRITE_READY};
+use crate::driver::reactor::{Direction, IoState, Reactor, READABLE_ONLY, READ_READY, WRITE_READY};
 use crate::context;
 
 /// An I/O source registered with the current runtime's reactor.
