@@ -340,8 +340,11 @@ impl Signal {
             if state.0 {
                 return Poll::Ready(());
             }
-            if !state.1.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                state.1 = Some(cx.waker().clone());
+            // `clone_from` replaces the stored waker only if it would wake
+            // another task (it checks `will_wake` first).
+            match &mut state.1 {
+                Some(waker) => waker.clone_from(cx.waker()),
+                empty => *empty = Some(cx.waker().clone()),
             }
             Poll::Pending
         })

@@ -226,6 +226,7 @@ fn register(sleep: &mut corio::time::Sleep, witness: &std::sync::Arc<Witness>) {
 use std::future::Future;
 
 #[test]
+#[allow(clippy::async_yields_async)] // on purpose: the armed sleep leaves `block_on`
 fn a_sleep_dropped_after_block_on_returned_frees_its_timer() {
     let rt = virtual_rt();
     let witness = std::sync::Arc::new(Witness);
@@ -292,6 +293,7 @@ fn a_sleep_dropped_on_another_thread_frees_its_timer() {
 }
 
 #[test]
+#[allow(clippy::async_yields_async)] // on purpose: the armed sleep leaves `block_on`
 fn a_sleep_moved_to_another_runtime_frees_its_first_timer() {
     let first = virtual_rt();
     let second = virtual_rt();
@@ -304,7 +306,11 @@ fn a_sleep_moved_to_another_runtime_frees_its_first_timer() {
     second.block_on(async {
         register(&mut sleep, &witness);
     });
-    assert_eq!(std::sync::Arc::strong_count(&witness), 3, "one timer in each runtime, until the first runtime runs");
+    assert_eq!(
+        std::sync::Arc::strong_count(&witness),
+        3,
+        "one timer in each runtime, until the first runtime runs"
+    );
     first.block_on(async {});
     assert_eq!(std::sync::Arc::strong_count(&witness), 2, "the first runtime freed its timer");
     drop(sleep);

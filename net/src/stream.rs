@@ -3,7 +3,10 @@
 //! Each follows the reactor's edge-triggered rule through
 //! [`IoSource::poll_read_with`] / [`IoSource::poll_write_with`]: try the
 //! syscall while the source is marked ready; on `WouldBlock` clear the mark
-//! and park the task until the next readiness event. Writes pass the
+//! and let the task wait (idle, in no queue) until the next readiness event.
+//! A read that returns fewer bytes than asked also clears the readable mark
+//! (and only it: `IoSource::clear_readable` says why that is safe), which
+//! saves the `WouldBlock` syscall that would follow. Writes pass the
 //! caller's slice straight to `write(2)` / `writev(2)`: no copy.
 
 use std::io::{self, IoSlice, Read, Write};

@@ -1,7 +1,7 @@
 //! `UdpSocket`: datagrams over IP.
 //!
 //! Each `send_to` / `recv_from` moves one whole datagram. The waiting works
-//! like a stream's: try the syscall, and on `WouldBlock` park until the
+//! like a stream's: try the syscall, and on `WouldBlock` wait until the
 //! reactor reports the socket ready. `bind`, `connect` and `send_to` accept
 //! host names too, so they are `async`: a name is looked up on the blocking
 //! pool first (a literal address parses at once; see [`ToSocketAddrs`]).

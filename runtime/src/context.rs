@@ -15,9 +15,8 @@
 //! thread of the runtime the woken task belongs to (then it goes on the
 //! local run queue, else through the injector).
 //!
-//! Next stop: the I/O source (`reactor/source.rs`) and the time API
-//! (`time/sleep.rs`, `time/instant.rs`), which reach their drivers through
-//! here; then `executor.rs`.
+//! Next stop: the I/O source (`reactor.rs`) and the time API (`time/`),
+//! which reach their drivers through here; then `executor.rs`.
 
 use std::cell::{Cell, RefCell};
 use std::mem::ManuallyDrop;
@@ -25,13 +24,13 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::injector::Injector;
-use crate::driver::reactor::Reactor;
-use crate::stats::{Counters, Stats};
-use crate::run_queue::RunQueue;
-use crate::task::TaskList;
 use crate::driver::clock::Clock;
+use crate::driver::reactor::Reactor;
 use crate::driver::timers::Timers;
+use crate::injector::Injector;
+use crate::run_queue::RunQueue;
+use crate::stats::{Counters, Stats};
+use crate::task::TaskList;
 
 /// The thread-bound state of one runtime, as every layer sees it.
 pub(crate) struct Core {

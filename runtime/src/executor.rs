@@ -57,13 +57,13 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use crate::context::{self, Core, Enter};
-use crate::injector::Injector;
+use crate::driver::clock::Clock;
 use crate::driver::reactor::{Reactor, Turn, Wait};
+use crate::driver::timers::Timers;
+use crate::injector::Injector;
 use crate::run_queue::RunQueue;
 use crate::stats::{bump, Counters, Stats};
 use crate::task::{self, JoinHandle, RunOutcome, Schedule, TaskList, Woken};
-use crate::driver::clock::Clock;
-use crate::driver::timers::Timers;
 
 /// Default number of task polls between two reactor turns.
 const DEFAULT_BUDGET: u32 = 128;
@@ -437,7 +437,12 @@ impl Runtime {
     /// until something happens or the spin time (or the next timer) runs
     /// out. `Some(turn)` if it saw events or remote work, `None` to go on
     /// and sleep.
-    fn spin(&self, wait: Wait, deadline: Option<Instant>, wakers: &mut Vec<Waker>) -> io::Result<Option<Turn>> {
+    fn spin(
+        &self,
+        wait: Wait,
+        deadline: Option<Instant>,
+        wakers: &mut Vec<Waker>,
+    ) -> io::Result<Option<Turn>> {
         let core = &*self.core;
         let spin = self.config.spin_before_park;
         if spin.is_zero() || matches!(wait, Wait::Zero) {

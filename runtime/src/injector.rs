@@ -20,14 +20,16 @@
 //! on the next turn of the loop. After the runtime is gone, `closed` is
 //! set and a push is dropped on the floor: a wake of a task whose runtime
 //! is gone is a harmless no-op, as std requires.
+//!
+//! Next stop: `context.rs`, the current runtime.
 
 use std::fmt;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 
 use crossbeam_queue::SegQueue;
 
-use crate::task::Task;
 use crate::driver::timers::TimerKey;
+use crate::task::Task;
 
 /// A start-this-task request from another thread; runs on the runtime's thread.
 pub(crate) type SpawnRequest = Box<dyn FnOnce() + Send>;
@@ -147,6 +149,8 @@ impl Injector {
 
 impl fmt::Debug for Injector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Injector").field("closed", &self.closed.load(Ordering::Relaxed)).finish_non_exhaustive()
+        f.debug_struct("Injector")
+            .field("closed", &self.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
     }
 }

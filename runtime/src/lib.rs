@@ -22,45 +22,69 @@
 //! assert_eq!(total, 3);
 //! ```
 //!
-//! # Layout: the tour, in reading order
+//! # Layout: the tour, in dependency order
 //!
-//! 1. [`task`] (`task/`): one heap allocation per task (header, future,
-//!    output), its state word, and [`JoinHandle`].
-//! 2. `waker.rs`: our `RawWakerVTable` over the task header.
-//! 3. `executor.rs`: [`Runtime`], the run queue, the tick loop,
-//!    [`block_on`], [`spawn`].
-//! 4. [`reactor`]: `mio::Poll`, readiness bits, [`reactor::IoSource`].
-//! 5. [`time`]: the timer heap, [`time::sleep`], [`time::timeout`],
-//!    [`time::interval`], the virtual clock.
-//! 6. `handle.rs`: the thread-safe half, [`Handle`] for other threads.
-//! 7. `stats.rs`: [`Stats`].
-//! 8. [`sync`]: [`sync::oneshot`], [`sync::mpsc`], [`sync::Notify`],
+//! Each stop uses only the stops before it, so the tour can be read bottom
+//! up, and no file reaches into a layer above its own (`docs/ARCHITECTURE.md`
+//! has the picture).
+//!
+//! 1. [`task`] (`task/`) and `waker.rs`, one layer that uses only `std`. A
+//!    task is one heap allocation: a header, its scheduler, its future and
+//!    then its output. `task/state.rs` names every state transition and
+//!    says who owns which reference across each; `task/schedule.rs` has
+//!    `Schedule`, the only way a woken task reaches the layer above;
+//!    [`JoinHandle`] awaits the output. `waker.rs` is our `RawWakerVTable`
+//!    over the task header. (`task/blocks.rs`, the allocation free lists, is
+//!    an optimisation to skip on a first reading.)
+//! 2. `slab.rs`, `run_queue.rs`, `stats.rs`: the table of records the
+//!    reactor, the timers, the wait lists and `JoinSet` keep (keys that go
+//!    stale), the FIFO of ready tasks, and the counters behind [`Stats`].
+//! 3. `driver/`: what the executor turns when it parks: the reactor
+//!    (`mio::Poll`, readiness bits, waiting wakers), the timer heap, the
+//!    real or virtual clock. They store wakers and give them back.
+//! 4. `injector.rs`: the part of a runtime other threads may touch: queues
+//!    for remote wakes, spawns and dropped timers, and the `mio::Waker`
+//!    that interrupts a park.
+//! 5. `context.rs`: the one thread-local, holding the current runtime's
+//!    `Core` while `block_on` runs.
+//! 6. [`reactor`] and [`time`]: [`reactor::IoSource`], [`time::sleep`],
+//!    [`time::timeout`], [`time::interval`], [`time::Instant`]: futures
+//!    that reach their driver through the context.
+//! 7. `executor.rs`: [`Runtime`], the tick loop, [`block_on`], [`spawn`],
+//!    and `Scheduler`, the executor's side of the `Schedule` seam.
+//! 8. `handle.rs`: [`Handle`], how other threads start work on a runtime.
+//! 9. [`sync`]: [`sync::oneshot`], [`sync::mpsc`], [`sync::Notify`],
 //!    [`sync::Semaphore`], [`sync::watch`], [`sync::broadcast`], built only
 //!    on wakers; the cancel-safety table.
-//! 9. `join.rs`: [`join!`], [`join_all`], [`race`], [`select`], and
-//!    [`JoinSet`], a task group that aborts its tasks when dropped.
+//! 10. `join.rs`: [`join!`], [`join_all`], [`race`], [`select`], and
+//!     [`JoinSet`], a task group that aborts its tasks when dropped.
 //!
 //! Then what a real program needs besides sockets, each built only on the
 //! public pieces above:
 //!
-//! 10. `blocking.rs`: [`spawn_blocking`] and the per-process pool of threads
+//! 11. `blocking.rs`: [`spawn_blocking`] and the per-process pool of threads
 //!     it runs closures on; a finished job wakes its task through the
 //!     task's `Waker`. [`fs`] reads and writes whole files on it.
-//! 11. [`signal`] (Unix): [`signal::Signals`], [`signal::ctrl_c`]: a
+//! 12. [`signal`] (Unix): [`signal::Signals`], [`signal::ctrl_c`]: a
 //!     signal handler's self-pipe registered with the reactor as an
 //!     [`reactor::IoSource`].
 //!
 //! # Implementation in one paragraph
 //!
 //! `spawn` allocates a task and pushes it on a FIFO run queue. `block_on`
-//! loops: poll up to a budget of queued tasks, then turn the reactor, which
-//! blocks in `epoll_wait` only when no task is ready, for at most the time
-//! until the next timer. A task that returns `Pending` sits in no queue; the
-//! wakers it handed to a socket or a timer are the only way back. Waking
-//! flips the task's state from idle to scheduled (exactly once, by
-//! compare-and-swap) and pushes it again: on the local queue when woken on
-//! the runtime's thread, through a lock-free queue plus an eventfd otherwise.
-//! See `docs/ARCHITECTURE.md` for one task followed through all of it.
+//! loops: poll its own future if it was woken, poll up to a budget of
+//! queued tasks, then *park*: turn the reactor, which blocks in
+//! `epoll_wait` only when nothing is ready, for at most the time until the
+//! next timer. The future given to `block_on` is not a task: it lives on
+//! `block_on`'s stack and has a waker of its own, a flag the loop checks
+//! (from another thread it also interrupts the park). A task that returns
+//! `Pending` is *idle*: it sits in no queue, and the wakers it handed to a
+//! socket or a timer are the only way back. Waking flips the task's state
+//! from idle to scheduled (exactly once, by compare-and-swap) and hands it
+//! to the scheduler it was spawned with, which pushes it again: on the
+//! local queue when woken on the runtime's thread, through the injector (a
+//! lock-free queue plus an eventfd) otherwise. See `docs/ARCHITECTURE.md`
+//! for one task followed through all of it.
 //!
 //! # Caveats
 //!

@@ -23,6 +23,8 @@
 //! exception: after a *short* read, a stream socket may clear only the
 //! readable bit ([`IoSource::clear_readable`]), since the kernel's buffer
 //! was just drained; its docs say why that is safe.
+//!
+//! Next stop: [`time`](crate::time).
 
 use std::fmt;
 use std::io;
@@ -32,8 +34,8 @@ use std::task::{Context, Poll};
 use mio::event::Source;
 use mio::Token;
 
-use crate::driver::reactor::{Direction, IoState, Reactor, READABLE_ONLY, READ_READY, WRITE_READY};
 use crate::context;
+use crate::driver::reactor::{Direction, IoState, Reactor, READABLE_ONLY, READ_READY, WRITE_READY};
 
 /// An I/O source registered with the current runtime's reactor.
 ///
@@ -130,7 +132,7 @@ impl<S: Source> IoSource<S> {
     /// request/response server keep pace with tokio. Data arriving later is a
     /// new edge and sets the bit again on the next reactor turn. The hang-up
     /// bit must survive, or a FIN that arrived with the last bytes is lost
-    /// and the next read parks forever.
+    /// and the next read waits forever.
     pub fn clear_readable(&self) {
         self.io.clear(READABLE_ONLY);
     }

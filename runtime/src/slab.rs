@@ -15,6 +15,8 @@
 //! value was removed (a late mio event for a closed socket, a heap entry of
 //! a cancelled timer) no longer finds anything, even when the index holds
 //! a new value. Plain `std`; no `unsafe`.
+//!
+//! Next stop: `run_queue.rs`.
 
 /// The end of the free list.
 const NIL: u32 = u32::MAX;

@@ -3,6 +3,8 @@
 //! The executor, reactor and timers bump these on the runtime's thread, so
 //! counting costs an add, not an atomic. [`Runtime::stats`](crate::Runtime::stats)
 //! and [`crate::stats`] copy them out as a [`Stats`] snapshot.
+//!
+//! Next stop: `driver/`, the reactor, the timers and the clock.
 
 use std::cell::Cell;
 
@@ -25,7 +27,7 @@ use std::cell::Cell;
 pub struct Stats {
     /// Tasks ever spawned.
     pub tasks_spawned: u64,
-    /// Tasks spawned and not yet finished (parked, queued or running).
+    /// Tasks spawned and not yet finished (idle, queued or running).
     pub tasks_alive: u64,
     /// Tasks that finished: returned, panicked or were cancelled.
     pub tasks_completed: u64,

@@ -22,8 +22,11 @@
 //! The file ends with [`store`], the one way the runtime keeps a waker it
 //! was handed.
 //!
-//! Next stop: `slab.rs`, the table the reactor, the timers and the wait
-//! lists keep their records in.
+//! `task/` and this file are one layer: a task is polled with one of these
+//! wakers, and a waker hands its task back to the task's scheduler.
+//!
+//! Next stop: `slab.rs`, `run_queue.rs` and `stats.rs`, the small
+//! containers the layers above keep their state in.
 
 use std::cell::Cell;
 use std::mem::ManuallyDrop;

@@ -11,6 +11,8 @@
 //! store wakers and give them back. A runtime's `Core` (`context.rs`) owns
 //! one of each; the futures that use them (`IoSource`, `Sleep`) reach them
 //! through the context.
+//!
+//! Next stop: `injector.rs`, the way in for other threads.
 
 pub(crate) mod clock;
 pub(crate) mod reactor;

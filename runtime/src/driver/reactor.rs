@@ -246,9 +246,7 @@ impl Reactor {
 
 impl fmt::Debug for Reactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reactor")
-            .field("sources", &self.sources.borrow().len())
-            .finish()
+        f.debug_struct("Reactor").field("sources", &self.sources.borrow().len()).finish()
     }
 }
 

@@ -1,9 +1,10 @@
 //! Task coordination: channels, notifications and permits.
 //!
-//! Stop on the tour after `time/`: the first code built *on* the runtime
-//! rather than inside it. None of it knows about the executor; each type
-//! parks a task by storing the `Waker` from its `Context` and wakes it later
-//! from another task, exactly like the reactor and the timers do.
+//! A stop on the tour after `handle.rs`: the first code built *on* the
+//! runtime rather than inside it. None of it knows about the executor (it
+//! uses only `waker.rs` and `slab.rs`); each type makes a task wait by
+//! storing the `Waker` from its `Context` and wakes it later from another
+//! task, exactly like the reactor and the timers do.
 //!
 //! - [`oneshot`]: one value, once, from one task to another.
 //! - [`mpsc`]: a FIFO stream of values from many senders to one receiver,
@@ -15,11 +16,12 @@
 //! - [`broadcast`]: every receiver gets every message, from a bounded ring;
 //!   a receiver that falls behind is told how many it missed.
 //!
-//! The waiting side of mpsc, `Notify` and `Semaphore` is a small slab of
-//! waiter slots threaded into a FIFO list by index (`waiters.rs`): no
-//! intrusive pointers and no `unsafe`. `watch` and `broadcast` wait on a
-//! `Notify` (every send wakes all waiting receivers with `notify_waiters`),
-//! so they get the same queue, and its cancel safety, for free.
+//! The waiting side of mpsc, `Notify` and `Semaphore` is a `WaitList`
+//! (`waiters.rs`): waiter records in the runtime's `Slab`, threaded into a
+//! FIFO list by key: no intrusive pointers and no `unsafe`. `watch` and
+//! `broadcast` wait on a `Notify` (every send wakes all waiting receivers
+//! with `notify_waiters`), so they get the same queue, and its cancel
+//! safety, for free.
 //!
 //! # Single-thread types
 //!
@@ -33,7 +35,7 @@
 //! Two more rules hold throughout: no waker is ever woken while a `RefCell`
 //! borrow is held (wakers are collected, the borrow ends, then they are
 //! woken), and a stored waker is replaced only when the new one would wake a
-//! different task (`Waker::will_wake`).
+//! different task (`Waker::clone_from`, through `waker::store`).
 //!
 //! # Cancel safety
 //!

@@ -1,14 +1,14 @@
 //! A multi-producer, single-consumer FIFO channel, bounded or unbounded.
 //!
-//! # How it parks and wakes
+//! # How it waits and wakes
 //!
 //! All handles share one `Rc<Chan>`: a `VecDeque` buffer, the sender count,
 //! the receiver's waker and (bounded only) a `WaitList` (`waiters.rs`) of blocked senders.
 //!
-//! - The **receiver** parks by storing its waker in `rx_waker`. Every send
+//! - The **receiver** waits by storing its waker in `rx_waker`. Every send
 //!   takes that waker (if present) and wakes it, so a burst of sends into a
-//!   parked receiver costs one wake. The last sender's drop wakes it too.
-//! - A **sender** of a full bounded channel parks in the wait list, in
+//!   waiting receiver costs one wake. The last sender's drop wakes it too.
+//! - A **sender** of a full bounded channel waits in the wait list, in
 //!   arrival order. Each time the receiver takes a message out, it *grants*
 //!   the slot to the first waiting sender: unlinks it, counts a reservation
 //!   (`reserved`), and wakes it. The granted sender pushes its value on its
@@ -128,7 +128,7 @@ struct Chan<T> {
     senders: Cell<usize>,
     /// The receiver was dropped or closed: sends fail.
     rx_closed: Cell<bool>,
-    /// The parked receiver's waker.
+    /// The waiting receiver's waker.
     rx_waker: Cell<Option<Waker>>,
     /// Senders blocked on a full buffer, FIFO. Invariant: non-empty only
     /// while `buffer.len() + reserved == capacity`.

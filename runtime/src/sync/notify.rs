@@ -1,12 +1,12 @@
 //! `Notify`: wake one waiting task, or all of them, without sending data.
 //!
-//! # How it parks and wakes
+//! # How it waits and wakes
 //!
-//! A [`Notified`] future that has to wait takes a slot in the `Notify`'s
+//! A [`Notified`] future that has to wait takes a record in the `Notify`'s
 //! `WaitList` (`waiters.rs`) holding its task's waker. [`Notify::notify_one`] unlinks the
-//! first slot, marks it notified and wakes its waker; with nobody waiting it
+//! first record, marks it notified and wakes its waker; with nobody waiting it
 //! stores a single *permit* instead, which the next `notified()` consumes at
-//! once. [`Notify::notify_waiters`] unlinks every slot, collects all wakers,
+//! once. [`Notify::notify_waiters`] unlinks every record, collects all wakers,
 //! releases the borrow, then wakes them; it also bumps a counter (the
 //! *epoch*) so that `Notified` futures created before the call but not yet
 //! polled complete too. A `Notified` dropped after `notify_one` chose it

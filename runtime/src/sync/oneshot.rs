@@ -1,6 +1,6 @@
 //! A one-shot channel: send exactly one value from one task to another.
 //!
-//! # How it parks and wakes
+//! # How it waits and wakes
 //!
 //! Sender and receiver share one `Rc` holding the value slot, a state word
 //! and two waker cells. A pending [`Receiver`] stores its task's waker in

@@ -1,14 +1,14 @@
 //! `Semaphore`: a counted set of permits, handed out first come, first served.
 //!
-//! # How it parks and wakes
+//! # How it waits and wakes
 //!
 //! The permit count and a `WaitList` (`waiters.rs`) of blocked acquirers live in one
 //! `RefCell`. An [`Acquire`] that cannot be served at once (too few permits,
-//! or someone is already queued: no barging) takes a slot holding the number
+//! or someone is already queued: no barging) takes a record holding the number
 //! of permits it wants and its task's waker. Whenever permits come back (a
 //! permit guard dropped, [`Semaphore::add_permits`], a queued acquire
 //! dropped) the semaphore serves the queue *from the front only*: while the
-//! first waiter's request fits, it subtracts the permits, marks the slot
+//! first waiter's request fits, it subtracts the permits, marks the record
 //! granted, unlinks it and collects its waker; then it releases the borrow
 //! and wakes. A large request at the front therefore blocks smaller ones
 //! behind it until it is served: it cannot be starved. A granted acquire

@@ -61,7 +61,9 @@ impl<S> WaitList<S> {
     }
 
     fn waiter_mut(&mut self, key: Key) -> &mut Waiter<S> {
-        self.waiters.get_mut(key).unwrap_or_else(|| unreachable!("wait-list key {key:?} used after it was freed"))
+        self.waiters
+            .get_mut(key)
+            .unwrap_or_else(|| unreachable!("wait-list key {key:?} used after it was freed"))
     }
 
     /// Queues a new waiter at the back; returns its key.

@@ -23,7 +23,7 @@ impl JoinError {
         JoinError { repr: Repr::Panic(payload) }
     }
 
-    /// The task was cancelled by [`JoinHandle::abort`] or runtime shutdown.
+    /// The task was cancelled by [`JoinHandle::abort`](super::JoinHandle::abort) or runtime shutdown.
     pub fn is_cancelled(&self) -> bool {
         matches!(self.repr, Repr::Cancelled)
     }
@@ -89,5 +89,8 @@ impl std::error::Error for JoinError {}
 /// assert_eq!(corio_runtime::task::panic_message(payload.as_ref()), Some("boom 1"));
 /// ```
 pub fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
-    payload.downcast_ref::<&'static str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
 }

@@ -1,6 +1,6 @@
 //! The runtime's list of live tasks: intrusive, doubly linked, owner-thread only.
 //!
-//! A parked task sits in no queue (only its wakers can find it), so the
+//! An idle task sits in no queue (only its wakers can find it), so the
 //! runtime keeps every unfinished task on this list for one reason: at
 //! shutdown it must drop every future exactly once. Links live in the task
 //! header, so linking and unlinking never allocate and are O(1).

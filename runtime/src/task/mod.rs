@@ -1,11 +1,11 @@
 //! Tasks: one heap allocation per spawned future, the handles to it, and
-//! the one seam to the layer above: [`Schedule`].
+//! the one seam to the layer above: `Schedule`.
 //!
 //! This is the first stop of the tour. A task is a future plus the little
 //! state the executor needs to drive it. Everything here uses only `std`
 //! (and `waker.rs`, the next stop); nothing here knows the executor:
 //!
-//! - [`Schedule`] is how a woken task gets back on a run queue. Whoever
+//! - `Schedule` is how a woken task gets back on a run queue. Whoever
 //!   spawns a task passes a scheduler, stored in the task; a wake that finds
 //!   the task idle hands it to that scheduler, on whatever thread the wake
 //!   happens. The executor implements it; the unit tests below use a fake.
@@ -91,7 +91,12 @@ impl Task {
 /// links it into `list`. The task starts scheduled; the returned `Task` is
 /// its run-queue entry.
 #[inline(always)]
-pub(crate) fn spawn<F, S>(future: F, scheduler: S, id: u64, list: Pin<&TaskList>) -> (Task, JoinHandle<F::Output>)
+pub(crate) fn spawn<F, S>(
+    future: F,
+    scheduler: S,
+    id: u64,
+    list: Pin<&TaskList>,
+) -> (Task, JoinHandle<F::Output>)
 where
     F: Future + 'static,
     F::Output: 'static,

@@ -31,9 +31,9 @@ use crate::waker;
 use super::blocks;
 use super::error::JoinError;
 use super::header::{self, header, Header, Ran, Vtable};
-use super::state::TransitionToIdle;
 use super::schedule::{Head, Schedule};
 use super::state::State;
+use super::state::TransitionToIdle;
 
 /// The stage of a task: its future, then its output, then nothing.
 enum Stage<F: Future> {

@@ -390,3 +390,12 @@ fn completion_wakes_whoever_awaits_the_join_handle() {
     assert_eq!(wakes.0.load(Ordering::Relaxed), 1, "completing the task woke the awaiter");
     assert!(matches!(Pin::new(&mut handle).poll(&mut Context::from_waker(&awaiter)), Poll::Ready(Ok(()))));
 }
+
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn the_header_stays_small_whatever_the_scheduler() {
+    // The scheduler sits after the header (`Head<S>`), not in it; see
+    // docs/ARCHITECTURE.md, "The scheduling seam".
+    assert_eq!(std::mem::size_of::<super::header::Header>(), 64);
+    assert_eq!(std::mem::size_of::<super::schedule::Head<FakeScheduler>>(), 72);
+}

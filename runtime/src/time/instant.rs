@@ -17,9 +17,7 @@ pub struct Instant(std::time::Instant);
 impl Instant {
     /// The current runtime's time.
     pub fn now() -> Instant {
-        Instant(
-            crate::context::with_current(|core| core.clock.now()).unwrap_or_else(std::time::Instant::now),
-        )
+        Instant(crate::context::with_current(|core| core.clock.now()).unwrap_or_else(std::time::Instant::now))
     }
 
     /// Wraps a std instant.

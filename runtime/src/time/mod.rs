@@ -17,6 +17,8 @@
 //! the executor advances: when every task is idle and no I/O is ready it
 //! jumps to the next deadline at once, so an hour of timeouts runs in
 //! microseconds, in a deterministic order.
+//!
+//! Next stop: `executor.rs`, which runs the loop that turns all of this.
 
 mod instant;
 mod interval;

@@ -22,9 +22,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::driver::timers::TimerKey;
 use super::Instant;
 use crate::context::{self, Core};
+use crate::driver::timers::TimerKey;
 use crate::injector::Injector;
 
 /// Waits until `duration` has passed.
@@ -101,7 +101,9 @@ impl Sleep {
             return Poll::Ready(());
         }
         match &self.entry {
-            Some((runtime, key)) if core.owns(runtime) => core.timers.borrow_mut().update_waker(*key, cx.waker()),
+            Some((runtime, key)) if core.owns(runtime) => {
+                core.timers.borrow_mut().update_waker(*key, cx.waker())
+            }
             // First poll, or moved to another runtime: register here.
             _ => {
                 self.cancel_in(core);
