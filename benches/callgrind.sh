@@ -21,11 +21,15 @@ command -v valgrind >/dev/null || { echo "valgrind is needed" >&2; exit 1; }
 printf '%-12s %10s %10s %10s %10s\n' commit spawn pingpong timers yield
 for rev in "$@"; do
     sha=$(git rev-parse --short "$rev")
-    dir=$work/$sha
-    if [ ! -d "$dir/src" ]; then
-        mkdir -p "$dir/src"
-        git archive "$sha" | tar -x -C "$dir/src"
+    # The exported tree and the harness side by side: a harness above the
+    # tree would make the runtime a member of the harness's workspace.
+    src=$work/$sha-src
+    dir=$work/$sha-harness
+    if [ ! -d "$src" ]; then
+        mkdir -p "$src"
+        git archive "$sha" | tar -x -C "$src"
     fi
+    mkdir -p "$dir"
     cat > "$dir/Cargo.toml" <<TOML
 [package]
 name = "corio-callgrind"
@@ -36,7 +40,7 @@ publish = false
 name = "bodies"
 path = "$repo/benches/callgrind/bodies.rs"
 [dependencies]
-corio-runtime = { path = "$dir/src/runtime" }
+corio-runtime = { path = "$src/runtime" }
 [profile.release]
 debug = 1
 [workspace]
