@@ -4,9 +4,10 @@
 //! a password, calls `getaddrinfo`) stalls every other task until it returns.
 //! [`spawn_blocking`] moves such a closure to a pool of plain OS threads and
 //! gives back a [`BlockingJoinHandle`], a future the task awaits like any
-//! other: it parks, the pool thread runs the closure, stores the result and
-//! wakes the task through its `Waker` (wakers are `Send`, so this needs
-//! nothing from the runtime's internals, and works from any executor).
+//! other: the task waits (idle), the pool thread runs the closure, hands
+//! the result over (`handoff.rs`, shared with `Handle::spawn`) and wakes the
+//! task through its `Waker` (wakers are `Send`, so this needs nothing from
+//! the runtime's internals, and works from any executor).
 //!
 //! # The pool
 //!
@@ -39,9 +40,10 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::handoff::Handoff;
 use crate::task::JoinError;
 
 /// Most threads the blocking pool runs at once (tokio's default too).
@@ -136,13 +138,12 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let slot = Arc::new(Slot { state: Mutex::new(SlotState::Running(None)) });
-        let completer = Completer { slot: slot.clone() };
+        let (handoff, completer) = Handoff::new();
         self.submit(Box::new(move || {
             let result = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panic);
             completer.complete(result);
         }));
-        BlockingJoinHandle { slot }
+        BlockingJoinHandle { handoff }
     }
 
     fn submit(self: &Arc<Self>, job: Job) {
@@ -206,65 +207,6 @@ impl Pool {
     }
 }
 
-/// Where a job's result waits for its handle.
-struct Slot<T> {
-    state: Mutex<SlotState<T>>,
-}
-
-enum SlotState<T> {
-    /// The job has not finished; the waker of the task awaiting the handle.
-    Running(Option<Waker>),
-    Done(Result<T, JoinError>),
-    /// The handle returned the result, or was dropped.
-    Taken,
-}
-
-impl<T> Slot<T> {
-    fn lock(&self) -> MutexGuard<'_, SlotState<T>> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// The job's side of the slot: fills it exactly once, with the result, or,
-/// if the job is dropped without running, with a cancellation.
-struct Completer<T> {
-    slot: Arc<Slot<T>>,
-}
-
-impl<T> Completer<T> {
-    fn complete(self, result: Result<T, JoinError>) {
-        self.fill(result);
-    }
-
-    fn fill(&self, result: Result<T, JoinError>) {
-        let mut state = self.slot.lock();
-        match &mut *state {
-            SlotState::Running(waker) => {
-                let waker = waker.take();
-                *state = SlotState::Done(result);
-                drop(state);
-                // Woken after the lock is released (never wake under a lock).
-                if let Some(waker) = waker {
-                    waker.wake();
-                }
-            }
-            // The handle is gone: drop the result here, outside the lock.
-            SlotState::Taken => {
-                drop(state);
-                drop(result);
-            }
-            SlotState::Done(_) => {}
-        }
-    }
-}
-
-impl<T> Drop for Completer<T> {
-    fn drop(&mut self) {
-        // After `complete` this finds `Done` or `Taken` and does nothing.
-        self.fill(Err(JoinError::cancelled()));
-    }
-}
-
 /// The result of a closure run by [`spawn_blocking`]: await it for
 /// `Ok(value)`, or a [`JoinError`] if the closure panicked.
 ///
@@ -273,13 +215,13 @@ impl<T> Drop for Completer<T> {
 /// runs; its result is dropped on the pool thread).
 #[must_use = "dropping the handle detaches the job; await it to get the result"]
 pub struct BlockingJoinHandle<T> {
-    slot: Arc<Slot<T>>,
+    handoff: Arc<Handoff<T>>,
 }
 
 impl<T> BlockingJoinHandle<T> {
     /// Whether the closure has finished (its result is waiting).
     pub fn is_finished(&self) -> bool {
-        !matches!(*self.slot.lock(), SlotState::Running(_))
+        self.handoff.is_finished()
     }
 }
 
@@ -287,30 +229,15 @@ impl<T> Future for BlockingJoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.slot.lock();
-        match &mut *state {
-            SlotState::Running(waker) => {
-                match waker {
-                    Some(stored) if stored.will_wake(cx.waker()) => {}
-                    _ => *waker = Some(cx.waker().clone()),
-                }
-                Poll::Pending
-            }
-            SlotState::Done(_) => match std::mem::replace(&mut *state, SlotState::Taken) {
-                SlotState::Done(result) => Poll::Ready(result),
-                _ => unreachable!("just matched Done"),
-            },
-            SlotState::Taken => panic!("BlockingJoinHandle polled after it returned its result"),
-        }
+        self.handoff.poll_result(cx, "BlockingJoinHandle")
     }
 }
 
 impl<T> Drop for BlockingJoinHandle<T> {
     fn drop(&mut self) {
-        // Mark the slot abandoned so the job drops its result at once; a
-        // result already here is dropped with `previous`, outside the lock.
-        let previous = std::mem::replace(&mut *self.slot.lock(), SlotState::Taken);
-        drop(previous);
+        // The job drops its result at once when it finishes; a result
+        // already here is dropped now, outside the lock.
+        self.handoff.abandon();
     }
 }
 
@@ -398,9 +325,9 @@ mod tests {
 
     #[test]
     fn a_job_dropped_unrun_cancels_its_handle() {
-        let slot = Arc::new(Slot { state: Mutex::new(SlotState::Running(None)) });
-        drop(Completer::<u8> { slot: slot.clone() });
-        let handle = BlockingJoinHandle { slot };
+        let (handoff, completer) = Handoff::<u8>::new();
+        drop(completer);
+        let handle = BlockingJoinHandle { handoff };
         assert!(wait(handle).unwrap_err().is_cancelled());
     }
 }

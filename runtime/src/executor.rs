@@ -43,7 +43,7 @@
 //! park). The run queue, the tick and the park are where a deterministic
 //! simulator and a tracer hook in later; see `docs/ARCHITECTURE.md`.
 //!
-//! Next stop: `handle.rs`, the way in for other threads.
+//! Next stop: `handoff.rs` and `handle.rs`, the way in for other threads.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;

@@ -5,7 +5,8 @@
 //! the runtime's injector (`injector.rs`) and offers the one cross-thread
 //! operation that needs it: [`Handle::spawn`] hands a `Send` future over,
 //! and the runtime's thread starts it as an ordinary task (one task per
-//! call) at its next park. Waking a task from another thread needs no
+//! call) at its next park; the output comes back through a `Handoff`
+//! (`handoff.rs`). Waking a task from another thread needs no
 //! handle: every `Waker` can be sent and woken from anywhere.
 //!
 //! Next stop: `sync/`, coordination between tasks, built only on wakers.
@@ -14,11 +15,12 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use crate::context;
 use crate::executor::{spawn, Runtime};
+use crate::handoff::{Completer, Handoff};
 use crate::injector::Injector;
 use crate::task::{panic_message, JoinError};
 
@@ -75,14 +77,12 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let slot =
-            Arc::new(RemoteSlot { state: Mutex::new(RemoteState::Waiting(None)), done: Condvar::new() });
-        let completer = Completer { slot: slot.clone() };
+        let (handoff, completer) = Handoff::new();
         self.injector.push_spawn(Box::new(move || {
             // Detached: the remote handle gets the output through `completer`.
             drop(spawn(Remote { future, completer: Some(completer) }));
         }));
-        RemoteJoinHandle { slot }
+        RemoteJoinHandle { handoff }
     }
 }
 
@@ -90,17 +90,6 @@ impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle").finish_non_exhaustive()
     }
-}
-
-struct RemoteSlot<T> {
-    state: Mutex<RemoteState<T>>,
-    done: Condvar,
-}
-
-enum RemoteState<T> {
-    Waiting(Option<Waker>),
-    Done(Result<T, JoinError>),
-    Taken,
 }
 
 pin_project_lite::pin_project! {
@@ -141,41 +130,10 @@ impl<F: Future> Future for Remote<F> {
     }
 }
 
-/// Fills the slot exactly once: with the result, or, if dropped unfilled
-/// (the runtime shut down first), with a cancellation.
-struct Completer<T> {
-    slot: Arc<RemoteSlot<T>>,
-}
-
-impl<T> Completer<T> {
-    fn complete(self, result: Result<T, JoinError>) {
-        self.fill(result);
-    }
-
-    fn fill(&self, result: Result<T, JoinError>) {
-        let mut state = self.slot.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let RemoteState::Waiting(waker) = &mut *state {
-            let waker = waker.take();
-            *state = RemoteState::Done(result);
-            drop(state);
-            self.slot.done.notify_all();
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        }
-    }
-}
-
-impl<T> Drop for Completer<T> {
-    fn drop(&mut self) {
-        self.fill(Err(JoinError::cancelled()));
-    }
-}
-
 /// The output of a future started with [`Handle::spawn`]; `Send`, unlike
 /// [`JoinHandle`](crate::JoinHandle).
 pub struct RemoteJoinHandle<T> {
-    slot: Arc<RemoteSlot<T>>,
+    handoff: Arc<Handoff<T>>,
 }
 
 impl<T> RemoteJoinHandle<T> {
@@ -186,22 +144,12 @@ impl<T> RemoteJoinHandle<T> {
     /// Panics if the output was already taken by awaiting the handle.
     /// Calling it on the runtime's own thread would deadlock; don't.
     pub fn join(self) -> Result<T, JoinError> {
-        let mut state = self.slot.state.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            match std::mem::replace(&mut *state, RemoteState::Taken) {
-                RemoteState::Done(result) => return result,
-                RemoteState::Taken => panic!("RemoteJoinHandle output already taken"),
-                waiting => {
-                    *state = waiting;
-                    state = self.slot.done.wait(state).unwrap_or_else(|e| e.into_inner());
-                }
-            }
-        }
+        self.handoff.join("RemoteJoinHandle")
     }
 
     /// Whether the task has finished (or was cancelled by shutdown).
     pub fn is_finished(&self) -> bool {
-        !matches!(*self.slot.state.lock().unwrap_or_else(|e| e.into_inner()), RemoteState::Waiting(_))
+        self.handoff.is_finished()
     }
 }
 
@@ -209,18 +157,13 @@ impl<T> Future for RemoteJoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.slot.state.lock().unwrap_or_else(|e| e.into_inner());
-        match &mut *state {
-            RemoteState::Waiting(waker) => {
-                crate::waker::store(waker, cx.waker());
-                Poll::Pending
-            }
-            RemoteState::Done(_) => match std::mem::replace(&mut *state, RemoteState::Taken) {
-                RemoteState::Done(result) => Poll::Ready(result),
-                _ => unreachable!(),
-            },
-            RemoteState::Taken => panic!("RemoteJoinHandle polled after it returned its output"),
-        }
+        self.handoff.poll_result(cx, "RemoteJoinHandle")
+    }
+}
+
+impl<T> Drop for RemoteJoinHandle<T> {
+    fn drop(&mut self) {
+        self.handoff.abandon();
     }
 }
 

@@ -52,7 +52,8 @@
 //!    that reach their driver through the context.
 //! 7. `executor.rs`: [`Runtime`], the tick loop, [`block_on`], [`spawn`],
 //!    and `Scheduler`, the executor's side of the `Schedule` seam.
-//! 8. `handle.rs`: [`Handle`], how other threads start work on a runtime.
+//! 8. `handoff.rs` and `handle.rs`: a result handed over from another
+//!    thread, and [`Handle`], how other threads start work on a runtime.
 //! 9. [`sync`]: [`sync::oneshot`], [`sync::mpsc`], [`sync::Notify`],
 //!    [`sync::Semaphore`], [`sync::watch`], [`sync::broadcast`], built only
 //!    on wakers; the cancel-safety table.
@@ -113,6 +114,7 @@ pub mod time;
 
 mod executor;
 mod handle;
+mod handoff;
 
 mod blocking;
 pub mod fs;

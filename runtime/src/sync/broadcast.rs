@@ -73,7 +73,7 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 }
 
 /// One kept message.
-struct Slot<T> {
+struct Message<T> {
     /// `None` once every receiver that was subscribed when it was sent has
     /// read it (or was dropped).
     value: Option<T>,
@@ -82,9 +82,9 @@ struct Slot<T> {
 }
 
 /// The state every handle shares.
-struct Shared<T> {
+struct Broadcast<T> {
     /// The last `capacity` messages; `ring[0]` has position `oldest`.
-    ring: RefCell<VecDeque<Slot<T>>>,
+    ring: RefCell<VecDeque<Message<T>>>,
     capacity: usize,
     /// Position of `ring[0]`.
     oldest: Cell<u64>,
@@ -98,14 +98,14 @@ struct Shared<T> {
     receivers_gone: Notify,
 }
 
-impl<T> Shared<T> {
+impl<T> Broadcast<T> {
     fn is_closed(&self) -> bool {
         self.senders.get() == 0
     }
 
     /// Counts one reader fewer for the message at `ring[index]`; the last
     /// one takes the value out (the caller drops it after the borrow ends).
-    fn read_one(ring: &mut VecDeque<Slot<T>>, index: usize) -> Option<T> {
+    fn read_one(ring: &mut VecDeque<Message<T>>, index: usize) -> Option<T> {
         let slot = &mut ring[index];
         slot.unread -= 1;
         if slot.unread == 0 {
@@ -116,7 +116,7 @@ impl<T> Shared<T> {
     }
 }
 
-impl<T: Clone> Shared<T> {
+impl<T: Clone> Broadcast<T> {
     /// The receive step: the message at position `*next`, or why not.
     fn take(&self, next: &mut u64) -> Result<T, TryRecvError> {
         let oldest = self.oldest.get();
@@ -131,7 +131,7 @@ impl<T: Clone> Shared<T> {
         let index = (*next - oldest) as usize;
         *next += 1;
         let mut ring = self.ring.borrow_mut();
-        match Shared::read_one(&mut ring, index) {
+        match Broadcast::read_one(&mut ring, index) {
             // The last reader takes the value itself: no clone needed.
             Some(value) => Ok(value),
             None => Ok(ring[index].value.clone().expect("a message with readers left keeps its value")),
@@ -221,7 +221,7 @@ pub use error::{RecvError, SendError, TryRecvError};
 /// assert_send(tx); // error: `Rc<..>` cannot be sent between threads
 /// ```
 pub struct Sender<T> {
-    shared: Rc<Shared<T>>,
+    shared: Rc<Broadcast<T>>,
 }
 
 impl<T> Sender<T> {
@@ -233,7 +233,7 @@ impl<T> Sender<T> {
     pub fn new(capacity: usize) -> Sender<T> {
         assert!(capacity > 0, "broadcast::channel capacity must be at least 1");
         Sender {
-            shared: Rc::new(Shared {
+            shared: Rc::new(Broadcast {
                 ring: RefCell::new(VecDeque::with_capacity(capacity.min(1024))),
                 capacity,
                 oldest: Cell::new(0),
@@ -266,7 +266,7 @@ impl<T> Sender<T> {
             } else {
                 None
             };
-            ring.push_back(Slot { value: Some(value), unread: receivers });
+            ring.push_back(Message { value: Some(value), unread: receivers });
             evicted
         };
         shared.next.set(shared.next.get() + 1);
@@ -342,7 +342,7 @@ impl<T> fmt::Debug for Sender<T> {
 
 /// The receiving half: gets every message sent after it subscribed.
 pub struct Receiver<T> {
-    shared: Rc<Shared<T>>,
+    shared: Rc<Broadcast<T>>,
     /// Position of the next message this receiver wants.
     next: u64,
 }
@@ -419,7 +419,7 @@ impl<T> Drop for Receiver<T> {
             let oldest = shared.oldest.get();
             let from = self.next.max(oldest);
             (from..shared.next.get())
-                .filter_map(|position| Shared::read_one(&mut ring, (position - oldest) as usize))
+                .filter_map(|position| Broadcast::read_one(&mut ring, (position - oldest) as usize))
                 .collect()
         };
         drop(unread); // outside the borrow: a message's destructor may use the channel

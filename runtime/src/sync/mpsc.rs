@@ -107,7 +107,7 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
 
 /// What a blocked sender's wait-list record says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Turn {
+enum Place {
     /// Queued, waiting for room.
     Waiting,
     /// Unlinked and given a reserved slot: push on the next poll.
@@ -132,7 +132,7 @@ struct Chan<T> {
     rx_waker: Cell<Option<Waker>>,
     /// Senders blocked on a full buffer, FIFO. Invariant: non-empty only
     /// while `buffer.len() + reserved == capacity`.
-    send_waiters: RefCell<WaitList<Turn>>,
+    send_waiters: RefCell<WaitList<Place>>,
 }
 
 impl<T> Chan<T> {
@@ -178,7 +178,7 @@ impl<T> Chan<T> {
             let free = self.capacity - self.buffer.borrow().len() - self.reserved.get();
             let mut waiters = self.send_waiters.borrow_mut();
             let Some(key) = waiters.front().filter(|_| free > 0) else { break };
-            *waiters.state_mut(key) = Turn::Granted;
+            *waiters.state_mut(key) = Place::Granted;
             let waker = waiters.unlink(key);
             drop(waiters);
             self.reserved.set(self.reserved.get() + 1);
@@ -201,7 +201,7 @@ impl<T> Chan<T> {
         {
             let mut waiters = self.send_waiters.borrow_mut();
             while let Some(key) = waiters.front() {
-                *waiters.state_mut(key) = Turn::Closed;
+                *waiters.state_mut(key) = Place::Closed;
                 wakers.extend(waiters.unlink(key));
             }
         }
@@ -375,15 +375,15 @@ impl<T> Future for SendFuture<'_, T> {
         if let Some(key) = this.key {
             let mut waiters = chan.send_waiters.borrow_mut();
             match *waiters.state(key) {
-                Turn::Waiting => {
+                Place::Waiting => {
                     waiters.register(key, cx.waker());
                     return Poll::Pending;
                 }
-                Turn::Granted => {
+                Place::Granted => {
                     chan.reserved.set(chan.reserved.get() - 1);
                     granted = true;
                 }
-                Turn::Closed => {}
+                Place::Closed => {}
             }
             waiters.remove(key);
             this.key = None;
@@ -397,7 +397,7 @@ impl<T> Future for SendFuture<'_, T> {
             return Poll::Ready(Ok(()));
         }
         this.value = Some(value);
-        this.key = Some(chan.send_waiters.borrow_mut().push_back(Turn::Waiting, cx.waker().clone()));
+        this.key = Some(chan.send_waiters.borrow_mut().push_back(Place::Waiting, cx.waker().clone()));
         Poll::Pending
     }
 }
@@ -406,7 +406,7 @@ impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
         let Some(key) = self.key.take() else { return };
         let turn = self.chan.send_waiters.borrow_mut().remove(key);
-        if turn == Turn::Granted {
+        if turn == Place::Granted {
             // We held the turn: release the reservation and pass it on.
             self.chan.reserved.set(self.chan.reserved.get() - 1);
             self.chan.grant_waiters();

@@ -52,7 +52,7 @@ use super::waiters::{Key, WaitList};
 
 /// What a waiter's record says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Wait {
+enum Wakeup {
     /// Queued.
     Waiting,
     /// Chosen by `notify_one`: must pass it on if dropped unpolled.
@@ -101,7 +101,7 @@ pub struct Notify {
     permit: Cell<bool>,
     /// Number of `notify_waiters` calls so far.
     epoch: Cell<u64>,
-    waiters: RefCell<WaitList<Wait>>,
+    waiters: RefCell<WaitList<Wakeup>>,
 }
 
 impl Notify {
@@ -127,7 +127,7 @@ impl Notify {
             let mut waiters = self.waiters.borrow_mut();
             match waiters.front() {
                 Some(key) => {
-                    *waiters.state_mut(key) = Wait::One;
+                    *waiters.state_mut(key) = Wakeup::One;
                     waiters.unlink(key)
                 }
                 None => {
@@ -150,7 +150,7 @@ impl Notify {
             let mut waiters = self.waiters.borrow_mut();
             wakers.reserve(waiters.len());
             while let Some(key) = waiters.front() {
-                *waiters.state_mut(key) = Wait::All;
+                *waiters.state_mut(key) = Wakeup::All;
                 wakers.extend(waiters.unlink(key));
             }
         }
@@ -197,7 +197,7 @@ impl Future for Notified<'_> {
         }
         if let Some(key) = this.key {
             let mut waiters = notify.waiters.borrow_mut();
-            if *waiters.state(key) == Wait::Waiting {
+            if *waiters.state(key) == Wakeup::Waiting {
                 waiters.register(key, cx.waker());
                 return Poll::Pending;
             }
@@ -210,7 +210,7 @@ impl Future for Notified<'_> {
             this.done = true;
             return Poll::Ready(());
         }
-        this.key = Some(notify.waiters.borrow_mut().push_back(Wait::Waiting, cx.waker().clone()));
+        this.key = Some(notify.waiters.borrow_mut().push_back(Wakeup::Waiting, cx.waker().clone()));
         Poll::Pending
     }
 }
@@ -219,7 +219,7 @@ impl Drop for Notified<'_> {
     fn drop(&mut self) {
         let Some(key) = self.key.take() else { return };
         let state = self.notify.waiters.borrow_mut().remove(key);
-        if state == Wait::One {
+        if state == Wakeup::One {
             // Chosen but never completed: give the notification to the next.
             self.notify.notify_one();
         }

@@ -27,7 +27,7 @@ use super::waiters::{Key, WaitList};
 
 /// What an acquirer's record says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Request {
+enum Claim {
     /// Queued, wanting this many permits.
     Waiting(usize),
     /// Unlinked and given its permits (already subtracted from the count).
@@ -40,7 +40,7 @@ enum Request {
 struct Permits {
     permits: usize,
     closed: bool,
-    waiters: WaitList<Request>,
+    waiters: WaitList<Claim>,
 }
 
 /// Limits how many tasks do something at once.
@@ -113,7 +113,7 @@ impl Semaphore {
             let mut state = self.state.borrow_mut();
             state.closed = true;
             while let Some(key) = state.waiters.front() {
-                *state.waiters.state_mut(key) = Request::Closed;
+                *state.waiters.state_mut(key) = Claim::Closed;
                 wakers.extend(state.waiters.unlink(key));
             }
         }
@@ -228,14 +228,14 @@ impl Semaphore {
     fn serve(state: &mut Permits) -> Vec<Waker> {
         let mut wakers = Vec::new();
         while let Some(key) = state.waiters.front() {
-            let Request::Waiting(wanted) = *state.waiters.state(key) else {
+            let Claim::Waiting(wanted) = *state.waiters.state(key) else {
                 unreachable!("only waiting requests are queued")
             };
             if wanted > state.permits {
                 break; // FIFO: nobody overtakes the front waiter
             }
             state.permits -= wanted;
-            *state.waiters.state_mut(key) = Request::Granted(wanted);
+            *state.waiters.state_mut(key) = Claim::Granted(wanted);
             wakers.extend(state.waiters.unlink(key));
         }
         wakers
@@ -271,14 +271,14 @@ impl<'a> Future for Acquire<'a> {
         let mut state = semaphore.state.borrow_mut();
         if let Some(key) = this.key {
             let request = *state.waiters.state(key);
-            if let Request::Waiting(_) = request {
+            if let Claim::Waiting(_) = request {
                 state.waiters.register(key, cx.waker());
                 return Poll::Pending;
             }
             state.waiters.remove(key);
             this.key = None;
             return match request {
-                Request::Granted(permits) => Poll::Ready(Ok(SemaphorePermit { semaphore, permits })),
+                Claim::Granted(permits) => Poll::Ready(Ok(SemaphorePermit { semaphore, permits })),
                 _ => Poll::Ready(Err(AcquireError)),
             };
         }
@@ -289,7 +289,7 @@ impl<'a> Future for Acquire<'a> {
             state.permits -= this.wanted;
             return Poll::Ready(Ok(SemaphorePermit { semaphore, permits: this.wanted }));
         }
-        this.key = Some(state.waiters.push_back(Request::Waiting(this.wanted), cx.waker().clone()));
+        this.key = Some(state.waiters.push_back(Claim::Waiting(this.wanted), cx.waker().clone()));
         Poll::Pending
     }
 }
@@ -302,9 +302,9 @@ impl Drop for Acquire<'_> {
             let was_front = state.waiters.front() == Some(key);
             match state.waiters.remove(key) {
                 // Granted but never claimed: the permits go back.
-                Request::Granted(permits) => state.permits += permits,
+                Claim::Granted(permits) => state.permits += permits,
                 // A waiting front may have blocked smaller requests behind it.
-                Request::Waiting(_) if was_front => {}
+                Claim::Waiting(_) if was_front => {}
                 _ => return,
             }
             Semaphore::serve(&mut state)

@@ -4,7 +4,7 @@
 //!
 //! # How it parks and wakes
 //!
-//! Every handle shares one `Rc<Shared>`: the value in a `RefCell`, a
+//! Every handle shares one `Rc<Watched>`: the value in a `RefCell`, a
 //! *version* counter bumped by every send, handle counts, and two
 //! [`Notify`]s. A receiver remembers the version it last saw; it has a
 //! change to see whenever the shared version differs. `changed()` creates a
@@ -58,7 +58,7 @@ use super::Notify;
 /// assert_eq!(*rx.borrow(), 1);
 /// ```
 pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
-    let shared = Rc::new(Shared {
+    let shared = Rc::new(Watched {
         value: RefCell::new(init),
         version: Cell::new(0),
         senders: Cell::new(1),
@@ -70,7 +70,7 @@ pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
 }
 
 /// The state every handle shares.
-struct Shared<T> {
+struct Watched<T> {
     value: RefCell<T>,
     /// Bumped by every send; a receiver compares it with the version it saw.
     version: Cell<u64>,
@@ -84,7 +84,7 @@ struct Shared<T> {
     receivers_gone: Notify,
 }
 
-impl<T> Shared<T> {
+impl<T> Watched<T> {
     fn is_closed(&self) -> bool {
         self.senders.get() == 0
     }
@@ -171,7 +171,7 @@ impl<T: fmt::Debug> fmt::Debug for Ref<'_, T> {
 /// assert_send(tx); // error: `Rc<..>` cannot be sent between threads
 /// ```
 pub struct Sender<T> {
-    shared: Rc<Shared<T>>,
+    shared: Rc<Watched<T>>,
 }
 
 impl<T> Sender<T> {
@@ -315,7 +315,7 @@ impl<T: fmt::Debug> fmt::Debug for Sender<T> {
 /// The receiving half: reads the latest value, waits for the next change.
 /// Clone it for more receivers (a clone has seen what the original saw).
 pub struct Receiver<T> {
-    shared: Rc<Shared<T>>,
+    shared: Rc<Watched<T>>,
     /// The version this receiver last marked seen.
     seen: u64,
 }
