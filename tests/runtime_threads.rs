@@ -133,6 +133,29 @@ fn remote_join_handle_blocks_a_plain_thread_until_done() {
 }
 
 #[test]
+fn handle_spawn_starts_one_task_per_call() {
+    let rt = Runtime::new().unwrap();
+    let remote = rt.handle().spawn(async { 5 });
+    assert_eq!(rt.block_on(remote).unwrap(), 5);
+    // The `block_on` future is not a task; the spawned future is the only one.
+    assert_eq!(rt.stats().tasks_spawned, 1, "no second task waits on the first");
+}
+
+#[test]
+fn a_panic_in_a_remote_task_reaches_its_handle_and_the_runtime() {
+    let rt = Runtime::new().unwrap();
+    let remote = rt.handle().spawn(async {
+        if true {
+            panic!("remote boom");
+        }
+    });
+    let error = rt.block_on(remote).unwrap_err();
+    assert!(error.is_panic());
+    assert_eq!(error.panic_message(), Some("remote boom"));
+    assert_eq!(rt.stats().tasks_panicked, 1, "the runtime counts it as a panicking task");
+}
+
+#[test]
 fn handle_spawn_on_a_dropped_runtime_reports_cancellation() {
     let rt = Runtime::new().unwrap();
     let handle = rt.handle();
