@@ -36,6 +36,9 @@ struct State {
     /// A task waiting for `buffer` to drain (the server's reader, pausing
     /// while a client does not read its answers).
     drained: Option<Waker>,
+    /// Calls to `push` so far: lets the server's reader tell whether the
+    /// frames it just read produced anything to send.
+    pushes: u64,
 }
 
 impl Outbox {
@@ -44,12 +47,18 @@ impl Outbox {
     pub(crate) fn push<R>(&self, encode: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         let mut state = self.state.borrow_mut();
         let result = encode(&mut state.buffer);
+        state.pushes += 1;
         let writer = state.writer.take();
         drop(state);
         if let Some(writer) = writer {
             writer.wake();
         }
         result
+    }
+
+    /// How many times [`push`](Outbox::push) was called so far.
+    pub(crate) fn pushes(&self) -> u64 {
+        self.state.borrow().pushes
     }
 
     /// Asks the writer to flush what is queued, shut down the write side

@@ -294,6 +294,7 @@ impl ServerState {
             log: self.config.log.clone(),
             reader: RefCell::new(None),
             forced: Cell::new(false),
+            read_at: Cell::new(None),
             max_in_flight: self.config.max_in_flight,
         });
         self.connections.borrow_mut().insert(id, connection.clone());
@@ -337,6 +338,9 @@ struct Connection {
     reader: RefCell<Option<Waker>>,
     /// Set when the connection must close now (write failure, grace over).
     forced: Cell<bool>,
+    /// After a read: the outbox's push count then, until the frames read
+    /// have been dispatched (see `acknowledge_if_silent`).
+    read_at: Cell<Option<u64>>,
     max_in_flight: usize,
 }
 
@@ -439,7 +443,7 @@ impl Connection {
                     buffer.consume(size);
                     continue;
                 }
-                Ok(None) => {}
+                Ok(None) => self.acknowledge_if_silent(stream),
                 Err(error) => return Poll::Ready(End::Bad(error)),
             }
             match stream.poll_read_ref(cx, buffer.unfilled()) {
@@ -450,13 +454,36 @@ impl Connection {
                         Err(error) => End::Bad(error),
                     })
                 }
-                Poll::Ready(Ok(n)) => buffer.filled(n),
+                Poll::Ready(Ok(n)) => {
+                    buffer.filled(n);
+                    if self.read_at.get().is_none() {
+                        self.read_at.set(Some(self.outbox.pushes()));
+                    }
+                }
                 Poll::Ready(Err(error)) => return Poll::Ready(End::Io(error)),
             }
         }
         // Fair share used: let other tasks run, continue on the next tick.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Acknowledges what was just read at once if it produced nothing to
+    /// send (a request whose handler waits, a cancel).
+    ///
+    /// Once a connection has answered anything, Linux delays the ACK of
+    /// what it receives, hoping to send it with the answer. A client that
+    /// leaves Nagle's algorithm on holds its next small frame (a cancel, a
+    /// ping, the next request) until that ACK arrives: until the handler
+    /// answers, or the delayed-ACK timer fires tens of milliseconds later.
+    /// `TCP_QUICKACK` sends the ACK now. When the frames did produce an
+    /// answer, the answer carries the ACK and no syscall is spent.
+    fn acknowledge_if_silent(&self, stream: &TcpStream) {
+        if let Some(pushes) = self.read_at.take() {
+            if pushes == self.outbox.pushes() {
+                acknowledge_now(stream);
+            }
+        }
     }
 
     fn dispatch(self: &Rc<Self>, server: &ServerState, frame: FrameRef<'_>) {
@@ -577,6 +604,15 @@ impl Connection {
             waker.wake();
         }
     }
+}
+
+/// Sends the ACK for everything received so far now (`TCP_QUICKACK`;
+/// Linux only, elsewhere a no-op). Best effort: an error changes nothing.
+fn acknowledge_now(stream: &TcpStream) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = stream;
 }
 
 /// Where a handler's task sends its answer: the body of every request task.
