@@ -389,7 +389,9 @@ fn shutdown_grace_cancels_calls_that_run_too_long() {
         sleep(Duration::from_millis(10)).await;
         signal.fire();
         let answer = call.await.unwrap();
-        assert!(matches!(&answer, Err(RpcError::Remote { code: 7, .. })), "{answer:?}");
+        // Code 3: the handler ran and was cut short, so the call may have
+        // been partly done (code 7 would promise it was not processed).
+        assert!(matches!(&answer, Err(RpcError::Cancelled)), "{answer:?}");
         serving.await.unwrap().unwrap();
     });
 }

@@ -147,17 +147,36 @@ fn every_bad_input_is_answered_logged_and_isolated() {
     let frames = server.exchange(&wire);
     assert_error(&frames, 10, code::PROTOCOL, "unknown frame kind 42");
 
-    // 9. Request id 0 is reserved.
-    let frames = server.exchange(&request(0, "echo", b""));
+    // 9. Request id 0 is reserved: a connection error (not an answer to
+    // "request 0"), and nothing runs after it.
+    let mut wire = request(0, "echo", b"");
+    wire.extend_from_slice(&request(1, "echo", b"never read"));
+    let frames = server.exchange(&wire);
+    assert_eq!(frames.len(), 1, "{frames:?}");
     assert_error(&frames, 0, code::PROTOCOL, "id 0 is reserved");
+    server.expect_log(&["id 0 is reserved"]);
 
-    // 10. An id already in flight on this connection: the second request
-    // gets an error, the first still gets its answer.
+    // 10. An id that is still running on this connection: a connection
+    // error addressed to id 0, so it cannot be taken for the first call's
+    // answer; the first call is cancelled and never answered (one outcome
+    // per request: here, the failed connection).
     let mut wire = request(5, "slow_echo", b"first");
     wire.extend_from_slice(&request(5, "slow_echo", b"second"));
     let frames = server.exchange(&wire);
-    assert_error(&frames, 5, code::PROTOCOL, "request id 5 is already in flight");
-    assert!(frames.contains(&Frame::Response { id: 5, payload: b"first".to_vec() }), "{frames:?}");
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_error(&frames, 0, code::PROTOCOL, "request id 5 is already in flight");
+    server.expect_log(&["already in flight"]);
+
+    // 11. Frames only a server sends, sent by a client: a connection error.
+    for kind in
+        [Frame::Response { id: 4, payload: vec![] }, Frame::Error { id: 4, code: 1000, message: "x".into() }]
+    {
+        let mut wire = Vec::new();
+        kind.encode(&mut wire).unwrap();
+        let frames = server.exchange(&wire);
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        assert_error(&frames, 0, code::PROTOCOL, "which only a server sends");
+    }
 
     // Not bad input, but raw too: a ping is answered with a pong.
     let mut wire = Vec::new();
@@ -242,8 +261,8 @@ fn a_client_that_never_reads_its_answers_is_stopped_by_backpressure() {
     let server = LiveServer::start();
     let mut stream = TcpStream::connect(server.addr).unwrap();
     stream.set_nonblocking(true).unwrap();
-    // Ids repeat every batch; the server answers each long before its
-    // id comes round again (and a duplicate would only get an error frame).
+    // Ids repeat every batch; the server answers each (an echo answers at
+    // once) long before its id comes round again.
     let mut batch = Vec::new();
     for id in 1..=4096 {
         batch.extend(request(id, "echo", &[0; 900]));

@@ -407,6 +407,10 @@ pub enum FrameError {
     InvalidErrorMessage,
     /// A method name longer than 65535 bytes cannot be encoded.
     MethodTooLong(usize),
+    /// A frame of a kind that never travels in this direction: a response,
+    /// error, request or cancel sent by the wrong side (`docs/PROTOCOL.md`,
+    /// "Kinds").
+    WrongDirection(Kind),
     /// The stream ended in the middle of a frame.
     UnexpectedEof {
         /// Bytes of the unfinished frame received before the end.
@@ -442,6 +446,13 @@ impl fmt::Display for FrameError {
             FrameError::InvalidErrorMessage => f.write_str("error frame message is not valid UTF-8"),
             FrameError::MethodTooLong(len) => {
                 write!(f, "method name of {len} bytes is longer than the maximum of 65535")
+            }
+            FrameError::WrongDirection(kind) => {
+                let only = match kind {
+                    Kind::Request | Kind::Cancel => "only a client sends",
+                    _ => "only a server sends",
+                };
+                write!(f, "received a {kind:?} frame, which {only}")
             }
             FrameError::UnexpectedEof { buffered } => {
                 write!(f, "stream ended inside a frame ({buffered} bytes of it received)")

@@ -15,6 +15,16 @@
 //! that picked another branch, an aborted task) frees its slot and sends a
 //! cancel frame. If the connection fails, every waiting call gets the error
 //! at once: none hangs.
+//!
+//! The client follows `docs/PROTOCOL.md` when the server shuts down: after
+//! the shutdown notice (an error frame with id 0 and code 7) new calls fail
+//! with [`RpcError::ShuttingDown`] without being sent, calls already sent
+//! wait for their answers, and once none waits the client closes its
+//! sending side, which lets the server close the connection at once. If the
+//! connection then ends in order, any call still unanswered was never
+//! processed and fails with `ShuttingDown` too (safe to retry); a
+//! connection that ends without the notice fails its calls with
+//! [`RpcError::ConnectionClosed`] (they may or may not have run).
 
 use std::cell::RefCell;
 use std::fmt;
@@ -30,7 +40,7 @@ use corio_runtime::{spawn, JoinHandle};
 
 use super::outbox::Outbox;
 use super::RpcError;
-use crate::frame::{self, Decoder, FrameRef, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
+use crate::frame::{self, code, Decoder, FrameError, FrameRef, Kind, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
 use crate::io::AsyncReadExt;
 use crate::net::{TcpStream, ToSocketAddrs};
 
@@ -83,6 +93,10 @@ struct Calls {
     slots: foldhash::HashMap<u64, Slot>,
     /// Set once the connection has failed: why. New calls fail with it.
     closed: Option<RpcError>,
+    /// Set when the server's shutdown notice arrives: new calls fail with
+    /// [`RpcError::ShuttingDown`] without being sent, calls already sent
+    /// are still answered, and once none waits our sending side closes.
+    shutting_down: bool,
 }
 
 enum Slot {
@@ -161,6 +175,9 @@ impl Client {
         if let Some(reason) = &calls.closed {
             return Err(reason.duplicate());
         }
+        if calls.shutting_down {
+            return Err(RpcError::ShuttingDown);
+        }
         let id = calls.next_id;
         calls.next_id = calls.next_id.checked_add(1).unwrap_or(1);
         shared.outbox.push(|out| frame::encode_request(out, id, method, deadline, payload))?;
@@ -198,7 +215,12 @@ impl ClientBuilder {
         let stream = Rc::new(stream);
         let shared = Rc::new(Shared {
             outbox: Rc::new(Outbox::default()),
-            calls: RefCell::new(Calls { next_id: 1, slots: Default::default(), closed: None }),
+            calls: RefCell::new(Calls {
+                next_id: 1,
+                slots: Default::default(),
+                closed: None,
+                shutting_down: false,
+            }),
             default_timeout: self.default_timeout,
         });
         let writer = shared.outbox.clone().run(stream.clone());
@@ -222,6 +244,13 @@ async fn read_loop(shared: Rc<Shared>, stream: Rc<TcpStream>, decoder: Decoder) 
     let mut wakers = Vec::new();
     let reason = loop {
         let n = match (&*stream).read(buffer.unfilled()).await {
+            Ok(0) if !buffer.is_empty() => break FrameError::UnexpectedEof { buffered: buffer.len() }.into(),
+            Ok(0) if shared.calls.borrow().shutting_down => {
+                // After the server's shutdown notice, an orderly end of
+                // stream means the server answered every request it read:
+                // a call still unanswered was never read, never processed.
+                break RpcError::ShuttingDown;
+            }
             Ok(0) => break RpcError::ConnectionClosed,
             Ok(n) => n,
             Err(error) => break RpcError::Io(error),
@@ -230,18 +259,20 @@ async fn read_loop(shared: Rc<Shared>, stream: Rc<TcpStream>, decoder: Decoder) 
         let decoded = loop {
             match decoder.peek(&buffer) {
                 Ok(Some((frame, size))) => {
-                    shared.deliver(frame, &mut wakers);
+                    if let Err(error) = shared.deliver(frame, &mut wakers) {
+                        break Err(error);
+                    }
                     buffer.consume(size);
                 }
                 Ok(None) => break Ok(()),
-                Err(error) => break Err(error),
+                Err(error) => break Err(error.into()),
             }
         };
         for waker in wakers.drain(..) {
             waker.wake();
         }
         if let Err(error) = decoded {
-            break error.into();
+            break error;
         }
     };
     shared.fail(reason);
@@ -249,30 +280,71 @@ async fn read_loop(shared: Rc<Shared>, stream: Rc<TcpStream>, decoder: Decoder) 
 
 impl Shared {
     /// Handles one frame from the server; wakers to wake go to `wakers`.
-    fn deliver(&self, frame: FrameRef<'_>, wakers: &mut Vec<Waker>) {
+    ///
+    /// # Errors
+    ///
+    /// A connection error (`docs/PROTOCOL.md`): the server reported one
+    /// (codes 5 and 6, or any error with id 0 but the shutdown notice), or
+    /// it sent a frame only a client may send. The caller fails every call
+    /// still waiting with it.
+    fn deliver(&self, frame: FrameRef<'_>, wakers: &mut Vec<Waker>) -> Result<(), RpcError> {
         let (id, answer) = match frame {
             FrameRef::Response { id, payload } => (id, Ok(payload.to_vec())),
+            FrameRef::Error { id: 0, code: code::SHUTTING_DOWN, .. } => {
+                self.begin_shutdown();
+                return Ok(());
+            }
             FrameRef::Error { id: 0, code, message } => {
                 // About the connection itself: every call fails with it.
-                self.fail(RpcError::from_frame(code, message.to_owned(), ""));
-                return;
+                return Err(RpcError::from_frame(code, message.to_owned(), ""));
             }
             FrameRef::Error { id, code, message } => {
-                (id, Err(RpcError::from_frame(code, message.to_owned(), "")))
+                let error = RpcError::from_frame(code, message.to_owned(), "");
+                if code == code::FRAME_TOO_LARGE || code == code::PROTOCOL {
+                    // The named call fails with the server's reason; the
+                    // connection ends, and every other call with it.
+                    self.settle(id, Err(error), wakers);
+                    return Err(RpcError::ConnectionClosed);
+                }
+                (id, Err(error))
             }
             FrameRef::Ping { id, payload } => {
                 let _ = self.outbox.push(|out| FrameRef::Pong { id, payload }.encode(out));
-                return;
+                return Ok(());
             }
-            // Nothing a client must act on.
-            FrameRef::Pong { .. } | FrameRef::Request { .. } | FrameRef::Cancel { .. } => return,
+            // We send no pings, but a late or stray pong is harmless.
+            FrameRef::Pong { .. } => return Ok(()),
+            FrameRef::Request { .. } => return Err(FrameError::WrongDirection(Kind::Request).into()),
+            FrameRef::Cancel { .. } => return Err(FrameError::WrongDirection(Kind::Cancel).into()),
         };
+        self.settle(id, answer, wakers);
+        Ok(())
+    }
+
+    /// Stores the answer of call `id`, if a call still waits for it (an
+    /// answer for a cancelled call is dropped).
+    fn settle(&self, id: u64, answer: Result<Vec<u8>, RpcError>, wakers: &mut Vec<Waker>) {
         let mut calls = self.calls.borrow_mut();
-        // An answer for an id nobody waits on (cancelled) is dropped.
         if let Some(slot) = calls.slots.get_mut(&id) {
             if let Slot::Waiting(waker) = std::mem::replace(slot, Slot::Done(answer)) {
                 wakers.extend(waker);
             }
+        }
+    }
+
+    /// The server's shutdown notice: no new calls; close our side once no
+    /// call waits for an answer (the server then closes the connection).
+    fn begin_shutdown(&self) {
+        let mut calls = self.calls.borrow_mut();
+        calls.shutting_down = true;
+        self.close_if_drained(&calls);
+    }
+
+    /// After the shutdown notice, closes our sending side once no call
+    /// waits: nothing is left to send (no request, no cancel).
+    fn close_if_drained(&self, calls: &Calls) {
+        if calls.shutting_down && !calls.slots.values().any(|slot| matches!(slot, Slot::Waiting(_))) {
+            self.outbox.close();
         }
     }
 
@@ -331,6 +403,7 @@ impl Future for Call<'_> {
             // Not waiting and not done: the slot is gone, so is the connection.
             _ => Err(RpcError::ConnectionClosed),
         };
+        self.shared.close_if_drained(&calls);
         drop(calls);
         self.finished = true;
         Poll::Ready(match answer {
@@ -348,11 +421,12 @@ impl Drop for Call<'_> {
         let mut calls = self.shared.calls.borrow_mut();
         let slot = calls.slots.remove(&self.id);
         let open = calls.closed.is_none();
-        drop(calls);
         if let (Some(Slot::Waiting(_)), true) = (slot, open) {
             let id = self.id;
             let _ = self.shared.outbox.push(|out| FrameRef::Cancel { id }.encode(out));
         }
+        // The cancel, if any, is queued first: closing flushes it.
+        self.shared.close_if_drained(&calls);
     }
 }
 

@@ -16,8 +16,15 @@ use crate::frame::{code, FrameError};
 pub enum RpcError {
     /// The deadline passed (locally, or the server reported code 2).
     Timeout,
-    /// The call was cancelled (code 3).
+    /// The server cancelled the call before its handler finished (code 3;
+    /// the reference server does so when its shutdown grace period ends).
+    /// The call may have been partly carried out.
     Cancelled,
+    /// The server is shutting down and did **not** process the call: it
+    /// refused it (code 7), or the call was never sent because the server's
+    /// shutdown notice had arrived, or the connection ended in order after
+    /// that notice with the call unanswered. Safe to retry elsewhere.
+    ShuttingDown,
     /// The connection closed before the answer arrived.
     ConnectionClosed,
     /// The server has no route for this method (code 1).
@@ -67,6 +74,7 @@ impl RpcError {
         match self {
             RpcError::Timeout => code::DEADLINE_EXCEEDED,
             RpcError::Cancelled => code::CANCELLED,
+            RpcError::ShuttingDown => code::SHUTTING_DOWN,
             RpcError::UnknownMethod(_) => code::UNKNOWN_METHOD,
             RpcError::Remote { code, .. } => *code,
             RpcError::FrameTooLarge { .. } => code::FRAME_TOO_LARGE,
@@ -94,6 +102,7 @@ impl RpcError {
             code::UNKNOWN_METHOD => RpcError::UnknownMethod(method.to_owned()),
             code::DEADLINE_EXCEEDED => RpcError::Timeout,
             code::CANCELLED => RpcError::Cancelled,
+            code::SHUTTING_DOWN => RpcError::ShuttingDown,
             code::INTERNAL => RpcError::Internal(message),
             code::FRAME_TOO_LARGE => match parse_too_large(&message) {
                 Some((size, limit)) => RpcError::FrameTooLarge { size, limit },
@@ -113,6 +122,7 @@ impl RpcError {
         match self {
             RpcError::Timeout => RpcError::Timeout,
             RpcError::Cancelled => RpcError::Cancelled,
+            RpcError::ShuttingDown => RpcError::ShuttingDown,
             RpcError::ConnectionClosed => RpcError::ConnectionClosed,
             RpcError::UnknownMethod(method) => RpcError::UnknownMethod(method.clone()),
             RpcError::Remote { code, message } => RpcError::Remote { code: *code, message: message.clone() },
@@ -147,6 +157,7 @@ impl fmt::Display for RpcError {
         match self {
             RpcError::Timeout => f.write_str("deadline exceeded"),
             RpcError::Cancelled => f.write_str("call cancelled"),
+            RpcError::ShuttingDown => f.write_str("the server is shutting down; the call was not processed"),
             RpcError::ConnectionClosed => f.write_str("connection closed before the answer arrived"),
             RpcError::UnknownMethod(method) => write!(f, "unknown method `{method}`"),
             RpcError::Remote { code, message } => write!(f, "remote error {code}: {message}"),

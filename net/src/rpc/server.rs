@@ -1,24 +1,36 @@
-//! `Server`: routes, one task per request, per-connection limits, shutdown.
+//! `Server`: routes, handlers started inline, per-connection limits, shutdown.
 //!
 //! [`Server::serve_with_shutdown`] accepts connections until the shutdown
-//! future completes. Each connection gets a reader task (this file's
-//! `read_requests`) and a writer task ([`Outbox`]). The reader decodes
-//! frames and, for each request, spawns the route's handler as its own task,
-//! remembering its `JoinHandle` by request id:
+//! future completes. Each connection gets a reader task (`run_connection`,
+//! which loops in `Connection::poll_frames`) and a writer task
+//! ([`Outbox`]). The reader decodes frames in the order they arrive and
+//! handles each before the next:
 //!
-//! - the handler's answer is encoded into the outbox when it returns;
-//! - a cancel frame, or the request's deadline passing, drops the handler
-//!   (`JoinHandle::abort`, or the `timeout` around it);
-//! - a handler panic is caught and answered with an `internal` error;
-//! - at `max_in_flight` handlers, or with 1 MiB of answers the client has
-//!   not read yet, the reader stops reading that connection, so TCP flow
-//!   control pushes back on the client and memory stays bounded;
-//! - a malformed or oversize frame is answered with an error frame (to the
-//!   frame's id if it can be read, else id 0), logged, and the connection
-//!   closed; other connections are untouched.
+//! - a request starts its route's handler **inside the reader's poll**: the
+//!   handler's future is boxed and polled once, right there. Most handlers
+//!   (an echo, a lookup in a map) answer during that first poll; their
+//!   answer is encoded into the outbox at once and the request never costs
+//!   a task. A handler that waits (`Pending`) moves, still boxed, into a
+//!   task of its own: every remote call that suspends is a suspended task,
+//!   remembered by request id (`running`) so a cancel can abort it;
+//! - the request's deadline is a timer raced against the handler
+//!   (`Guarded`); a panic is caught and answered as `internal`;
+//! - the rules of `docs/PROTOCOL.md` that end a connection (request id 0,
+//!   an id that is still running, a frame the server must never receive,
+//!   a malformed or oversize frame) send one error frame, cancel what runs
+//!   and close; other connections are untouched;
+//! - at `max_in_flight` running handlers, or with 1 MiB of answers the
+//!   client has not read yet, the reader stops reading that connection, so
+//!   TCP flow control pushes back on the client and memory stays bounded.
+//!
+//! Shutdown follows `docs/PROTOCOL.md`: a shutdown notice (an error frame
+//! with id 0 and code 7) on every connection, then every request that still
+//! arrives is refused with code 7 (not processed) while those already
+//! running finish; a connection closes once its client has closed its side
+//! and nothing runs, or when the grace period ends (running handlers are
+//! then cancelled and answered with code 3).
 
 use std::cell::{Cell, RefCell};
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -30,13 +42,13 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use corio_runtime::time::{timeout, timeout_at, Instant};
+use corio_runtime::time::{sleep_until, timeout, Instant, Sleep};
 use corio_runtime::{spawn, JoinHandle};
 use pin_project_lite::pin_project;
 
 use super::outbox::Outbox;
 use super::RpcError;
-use crate::frame::{self, code, Decoder, FrameError, FrameRef, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
+use crate::frame::{self, code, Decoder, FrameError, FrameRef, Kind, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
 use crate::io::AsyncReadExt;
 use crate::net::{TcpListener, TcpStream};
 
@@ -53,14 +65,26 @@ const MAX_UNSENT: usize = 1024 * 1024;
 /// Frames handled per reader poll before it yields to other tasks.
 const FRAMES_PER_POLL: usize = 256;
 
-/// How long a connection closed for bad input keeps draining what the peer
-/// still sends, so our error frame is not lost to a TCP reset.
+/// How long a connection the server closes keeps draining what the peer
+/// still sends, so the last frames are not lost to a TCP reset.
 const LINGER: Duration = Duration::from_secs(1);
 
-/// A route, type-erased: starts the handler's task for one request. The
-/// handler's future is spawned as it is (the task is its only allocation);
-/// the erasure is in this `dyn Fn`, not in a boxed future.
-type Route = Rc<dyn Fn(Request, Answer) -> JoinHandle<()>>;
+/// What a handler produced: its answer, or the message of its panic.
+type Outcome = Result<Result<Vec<u8>, RpcError>, String>;
+
+/// A route, type-erased: starts the handler for one request (`Started`).
+/// The handler's concrete future type lives inside this closure, so the
+/// only erasure per request is the box around that future.
+type Route = Rc<dyn Fn(Request, &Rc<Connection>, &mut Context<'_>) -> Started>;
+
+/// How a handler's first poll went.
+enum Started {
+    /// It answered at once.
+    Answered(Outcome),
+    /// It waits; its future now runs as this task, which calls
+    /// `Connection::finish` when the handler is done.
+    Running(JoinHandle<()>),
+}
 
 /// One call, as a handler sees it.
 #[derive(Debug)]
@@ -94,7 +118,7 @@ impl Request {
     }
 
     /// When the caller stops waiting, if it said; the server drops the
-    /// handler at that instant.
+    /// handler at that instant and answers `deadline exceeded`.
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
@@ -149,19 +173,48 @@ impl Server {
         }
     }
 
-    /// Routes `method` to `handler`, which runs as its own task per request.
+    /// Routes `method` to `handler`.
+    ///
+    /// The handler's future is first polled by the connection's reader, as
+    /// soon as the request is read; if it answers then, no task is spawned
+    /// for it. If it waits, it continues as a task of its own, so a handler
+    /// may await anything (timers, other calls, channels) and many may wait
+    /// at once.
     pub fn route<F, Fut>(mut self, method: &str, handler: F) -> Server
     where
         F: Fn(Request) -> Fut + 'static,
         Fut: Future<Output = Result<Vec<u8>, RpcError>> + 'static,
     {
-        let route: Route = Rc::new(move |request, answer| spawn(answer.run(handler(request))));
+        let route: Route = Rc::new(move |request, connection, cx| {
+            let (id, deadline, method) = (request.id, request.deadline, request.method.clone());
+            // Creating the future runs the handler's synchronous part: a
+            // panic there is the handler's too.
+            let work = match catch_unwind(AssertUnwindSafe(|| handler(request))) {
+                Ok(work) => work,
+                Err(panic) => return Started::Answered(Err(panic_message(panic))),
+            };
+            let mut work = Box::pin(Guarded::new(work, deadline));
+            match work.as_mut().poll(cx) {
+                Poll::Ready(outcome) => Started::Answered(outcome),
+                Poll::Pending => {
+                    let connection = connection.clone();
+                    // The task's first poll polls the handler again, so the
+                    // wakers it registers from then on are the task's own
+                    // rather than the reader's.
+                    Started::Running(spawn(async move {
+                        let outcome = work.await;
+                        connection.finish(id, &method, outcome);
+                    }))
+                }
+            }
+        });
         self.routes.insert(Rc::from(method), route);
         self
     }
 
-    /// Requests run at once per connection before the server stops reading
-    /// it (default 1024, minimum 1).
+    /// Requests running at once per connection before the server stops
+    /// reading it (default 1024, minimum 1). Handlers that answer during
+    /// their first poll never count.
     pub fn max_in_flight(mut self, limit: usize) -> Server {
         self.max_in_flight = limit.max(1);
         self
@@ -196,10 +249,21 @@ impl Server {
         self.serve_with_shutdown(listener, std::future::pending()).await
     }
 
-    /// Serves until `shutdown` completes, then shuts down gracefully: stops
-    /// accepting, answers requests that still arrive with a `shutting down`
-    /// error, lets in-flight calls finish for up to the grace period (then
-    /// cancels them), flushes every answer and closes each connection.
+    /// Serves until `shutdown` completes, then shuts down gracefully, as
+    /// `docs/PROTOCOL.md` specifies:
+    ///
+    /// 1. accepts the connections already waiting in the listener's backlog,
+    ///    then closes the listener;
+    /// 2. sends every connection the shutdown notice (an error frame with
+    ///    id 0 and code 7) and from then on refuses each request it reads
+    ///    with code 7, `shutting down` (the request was not processed);
+    /// 3. lets the handlers already running finish and answers them;
+    /// 4. closes each connection once its client has closed its sending side
+    ///    and nothing runs on it;
+    /// 5. when the grace period ends, cancels the handlers still running,
+    ///    answers each with code 3, `cancelled`, and closes every connection.
+    ///
+    /// Returns once every connection is closed.
     ///
     /// # Errors
     ///
@@ -233,19 +297,33 @@ impl Server {
                 }
             }
         }
-        drop(listener);
         state.shutting_down.set(true);
         for connection in state.connection_list() {
-            connection.wake_reader();
+            connection.begin_shutdown();
         }
+        // Clients whose connections the kernel already completed get the
+        // notice too, rather than a reset when the listener closes.
+        while let Some(Ok((stream, peer))) =
+            poll_fn(|cx| Poll::Ready(ready_or_none(listener.poll_accept(cx)))).await
+        {
+            state.start_connection(stream, peer);
+        }
+        drop(listener);
         if timeout(grace, state.all_closed()).await.is_err() {
             state.log(&format!("shutdown grace of {grace:?} passed: cancelling the calls still running"));
             for connection in state.connection_list() {
-                connection.force_close();
+                connection.force_close(Force::GraceOver);
             }
             state.all_closed().await;
         }
         Ok(())
+    }
+}
+
+fn ready_or_none<T>(poll: Poll<T>) -> Option<T> {
+    match poll {
+        Poll::Ready(value) => Some(value),
+        Poll::Pending => None,
     }
 }
 
@@ -268,6 +346,8 @@ struct ServerState {
     /// Open connections, so shutdown can reach them.
     connections: RefCell<HashMap<u64, Rc<Connection>>>,
     next_connection: Cell<u64>,
+    /// Set once shutdown has begun: connections accepted after that start
+    /// with the shutdown notice.
     shutting_down: Cell<bool>,
     /// The `serve` task, waiting for the last connection to close.
     idle: RefCell<Option<Waker>>,
@@ -290,13 +370,17 @@ impl ServerState {
             id,
             peer,
             outbox: Rc::new(Outbox::default()),
-            in_flight: RefCell::new(Default::default()),
+            running: RefCell::new(Default::default()),
             log: self.config.log.clone(),
             reader: RefCell::new(None),
-            forced: Cell::new(false),
+            shutting_down: Cell::new(false),
+            forced: Cell::new(None),
             read_at: Cell::new(None),
             max_in_flight: self.config.max_in_flight,
         });
+        if self.shutting_down.get() {
+            connection.begin_shutdown();
+        }
         self.connections.borrow_mut().insert(id, connection.clone());
         spawn(run_connection(self.clone(), connection, Rc::new(stream)));
     }
@@ -329,33 +413,73 @@ struct Connection {
     id: u64,
     peer: SocketAddr,
     outbox: Rc<Outbox>,
-    /// Handler tasks by request id: to abort on cancel, and to count.
-    in_flight: RefCell<foldhash::HashMap<u64, JoinHandle<()>>>,
+    /// Handlers that waited at their first poll, each now a task, by request
+    /// id: to abort on cancel, to count against `max_in_flight`, and to
+    /// recognise a request id that is still running.
+    running: RefCell<foldhash::HashMap<u64, JoinHandle<()>>>,
     /// The server's log, for handler panics.
     log: Rc<dyn Fn(&str)>,
     /// The reader task, when parked on the in-flight limit or waiting for
-    /// in-flight calls to finish.
+    /// running handlers to finish.
     reader: RefCell<Option<Waker>>,
-    /// Set when the connection must close now (write failure, grace over).
-    forced: Cell<bool>,
+    /// Set once the shutdown notice is queued: requests read from now on
+    /// are refused with code 7, and the in-flight limit no longer stops
+    /// reading (refused requests start nothing).
+    shutting_down: Cell<bool>,
+    /// Set when the connection must close now.
+    forced: Cell<Option<Force>>,
     /// After a read: the outbox's push count then, until the frames read
-    /// have been dispatched (see `acknowledge_if_silent`).
+    /// have been handled (see `acknowledge_if_silent`).
     read_at: Cell<Option<u64>>,
     max_in_flight: usize,
+}
+
+/// Why the server closes a connection without waiting for its client.
+#[derive(Debug, Clone, Copy)]
+enum Force {
+    /// The shutdown grace period ended.
+    GraceOver,
+    /// Reading or writing failed, or the client broke a rule: no answer
+    /// is owed (or can be sent) for what still runs.
+    Broken,
 }
 
 /// Why a connection's reader stopped.
 enum End {
     /// The client closed its side.
     Eof,
-    /// Shutdown, and no call in flight any more.
-    Drained,
-    /// Closed by the server (grace period over, or a write failed).
-    Forced,
+    /// The server closes the connection.
+    Forced(Force),
     /// Reading failed.
     Io(io::Error),
-    /// The client sent bytes that are not a valid frame.
-    Bad(FrameError),
+    /// The client broke a rule that ends the connection (`docs/PROTOCOL.md`,
+    /// "Connection errors"): the error frame to send, then close.
+    Violation(Violation),
+}
+
+/// A connection error: the error frame the server sends before closing.
+struct Violation {
+    id: u64,
+    code: u16,
+    message: String,
+}
+
+impl Violation {
+    fn protocol(message: String) -> Violation {
+        Violation { id: 0, code: code::PROTOCOL, message }
+    }
+
+    /// For bytes the decoder rejected. The error goes to the offending
+    /// frame's id when its header could be read (so a caller learns that
+    /// *its* request was too large), else to id 0.
+    fn from_frame_error(error: &FrameError, buffer: &ReadBuffer) -> Violation {
+        let (id, code) = match error {
+            FrameError::TooLarge { .. } => (frame::peek_id(buffer).unwrap_or(0), code::FRAME_TOO_LARGE),
+            FrameError::UnexpectedEof { .. } => (0, code::PROTOCOL),
+            _ => (frame::peek_id(buffer).unwrap_or(0), code::PROTOCOL),
+        };
+        Violation { id, code, message: error.to_string() }
+    }
 }
 
 async fn run_connection(server: Rc<ServerState>, connection: Rc<Connection>, stream: Rc<TcpStream>) {
@@ -363,7 +487,7 @@ async fn run_connection(server: Rc<ServerState>, connection: Rc<Connection>, str
     let writer = connection.outbox.clone().run(stream.clone());
     let writer = spawn(async move {
         if let Err(error) = writer.await {
-            writer_connection.force_close();
+            writer_connection.force_close(Force::Broken);
             return Err(error);
         }
         Ok(())
@@ -371,39 +495,36 @@ async fn run_connection(server: Rc<ServerState>, connection: Rc<Connection>, str
 
     let mut buffer = ReadBuffer::with_capacity(64 * 1024);
     let decoder = Decoder::with_max_frame_size(server.config.max_frame_size);
-    let end = poll_fn(|cx| connection.poll_requests(&server, &stream, &mut buffer, &decoder, cx)).await;
+    let end = poll_fn(|cx| connection.poll_frames(&server, &stream, &mut buffer, &decoder, cx)).await;
     let peer = connection.peer;
-    match &end {
+    let mut linger = true;
+    match end {
         End::Eof => {
-            // The client sent its last request: answer what is running.
+            // The client sent its last frame: answer what is running.
             connection.until_idle().await;
+            linger = false;
         }
-        End::Drained => {}
-        End::Forced => connection.abort_all(Some("connection closed by the server")),
+        End::Forced(force) => connection.cancel_all(force),
         End::Io(error) => {
             server.log(&format!("connection from {peer}: read failed: {error}"));
-            connection.abort_all(None);
+            connection.cancel_all(Force::Broken);
+            linger = false;
         }
-        End::Bad(error) => {
-            server.log(&format!("connection from {peer} closed: {error}"));
-            connection.abort_all(None);
-            let (id, code) = match error {
-                FrameError::TooLarge { .. } => (frame::peek_id(&buffer).unwrap_or(0), code::FRAME_TOO_LARGE),
-                FrameError::UnexpectedEof { .. } => (0, code::PROTOCOL),
-                _ => (frame::peek_id(&buffer).unwrap_or(0), code::PROTOCOL),
-            };
-            let message = error.to_string();
-            let _ = connection.outbox.push(|out| FrameRef::Error { id, code, message: &message }.encode(out));
+        End::Violation(violation) => {
+            server.log(&format!("connection from {peer} closed: {}", violation.message));
+            connection.cancel_all(Force::Broken);
+            let Violation { id, code, message } = violation;
+            connection.outbox.push(|out| encode_error(out, id, code, &message));
         }
     }
     connection.outbox.close();
     if let Ok(Err(error)) = writer.await {
         server.log(&format!("connection from {peer}: write failed: {error}"));
     }
-    if let End::Bad(_) = end {
+    if linger {
         // Drain (and drop) what the client still sends for a moment, so
         // closing with unread bytes does not reset the connection before
-        // the client has read our error frame.
+        // the client has read our last frames.
         let mut scratch = [0u8; 4096];
         let _ = timeout(LINGER, async { while let Ok(1..) = (&*stream).read(&mut scratch).await {} }).await;
     }
@@ -411,8 +532,8 @@ async fn run_connection(server: Rc<ServerState>, connection: Rc<Connection>, str
 }
 
 impl Connection {
-    /// The reader: decode frames and dispatch them until the connection ends.
-    fn poll_requests(
+    /// The reader: decode frames and handle them until the connection ends.
+    fn poll_frames(
         self: &Rc<Self>,
         server: &ServerState,
         stream: &TcpStream,
@@ -422,14 +543,10 @@ impl Connection {
     ) -> Poll<End> {
         self.set_reader(cx.waker());
         for _ in 0..FRAMES_PER_POLL {
-            if self.forced.get() {
-                return Poll::Ready(End::Forced);
+            if let Some(force) = self.forced.get() {
+                return Poll::Ready(End::Forced(force));
             }
-            let in_flight = self.in_flight.borrow().len();
-            if server.shutting_down.get() && in_flight == 0 {
-                return Poll::Ready(End::Drained);
-            }
-            if in_flight >= self.max_in_flight {
+            if !self.shutting_down.get() && self.running.borrow().len() >= self.max_in_flight {
                 // Backpressure: read nothing until a handler finishes.
                 return Poll::Pending;
             }
@@ -439,19 +556,23 @@ impl Connection {
             }
             match decoder.peek(buffer) {
                 Ok(Some((frame, size))) => {
-                    self.dispatch(server, frame);
+                    if let Err(violation) = self.handle(server, frame, cx) {
+                        return Poll::Ready(End::Violation(violation));
+                    }
                     buffer.consume(size);
                     continue;
                 }
                 Ok(None) => self.acknowledge_if_silent(stream),
-                Err(error) => return Poll::Ready(End::Bad(error)),
+                Err(error) => {
+                    return Poll::Ready(End::Violation(Violation::from_frame_error(&error, buffer)))
+                }
             }
             match stream.poll_read_ref(cx, buffer.unfilled()) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) => {
                     return Poll::Ready(match decoder.decode_eof(buffer) {
                         Ok(()) => End::Eof,
-                        Err(error) => End::Bad(error),
+                        Err(error) => End::Violation(Violation::from_frame_error(&error, buffer)),
                     })
                 }
                 Poll::Ready(Ok(n)) => {
@@ -486,25 +607,42 @@ impl Connection {
         }
     }
 
-    fn dispatch(self: &Rc<Self>, server: &ServerState, frame: FrameRef<'_>) {
+    /// Handles one frame from the client, in arrival order.
+    fn handle(
+        self: &Rc<Self>,
+        server: &ServerState,
+        frame: FrameRef<'_>,
+        cx: &mut Context<'_>,
+    ) -> Result<(), Violation> {
         match frame {
             FrameRef::Request { id, method, deadline, payload } => {
-                self.start_request(server, id, method, deadline, payload);
+                self.start_request(server, id, method, deadline, payload, cx)
             }
             FrameRef::Cancel { id } => {
-                let handle = self.in_flight.borrow_mut().remove(&id);
+                // Unknown ids are answered or were never sent: nothing to do.
+                let handle = self.running.borrow_mut().remove(&id);
                 if let Some(handle) = handle {
                     handle.abort();
                 }
+                Ok(())
             }
             FrameRef::Ping { id, payload } => {
                 let _ = self.outbox.push(|out| FrameRef::Pong { id, payload }.encode(out));
+                Ok(())
             }
-            // Nothing a server must act on.
-            FrameRef::Response { .. } | FrameRef::Error { .. } | FrameRef::Pong { .. } => {}
+            // The server sends no pings, but a late or stray pong is harmless.
+            FrameRef::Pong { .. } => Ok(()),
+            FrameRef::Response { .. } => {
+                Err(Violation::protocol(FrameError::WrongDirection(Kind::Response).to_string()))
+            }
+            FrameRef::Error { .. } => {
+                Err(Violation::protocol(FrameError::WrongDirection(Kind::Error).to_string()))
+            }
         }
     }
 
+    /// A request, checked in the order `docs/PROTOCOL.md` gives: the
+    /// connection errors first, then the refusals, then the handler.
     fn start_request(
         self: &Rc<Self>,
         server: &ServerState,
@@ -512,72 +650,115 @@ impl Connection {
         method: &str,
         deadline: Option<Duration>,
         payload: &[u8],
-    ) {
-        let refuse = |code: u16, message: String| {
-            let _ = self.outbox.push(|out| FrameRef::Error { id, code, message: &message }.encode(out));
-        };
+        cx: &mut Context<'_>,
+    ) -> Result<(), Violation> {
         if id == 0 {
-            return refuse(code::PROTOCOL, "request id 0 is reserved for connection errors".into());
+            return Err(Violation::protocol("request id 0 is reserved".into()));
         }
-        if server.shutting_down.get() {
-            return refuse(code::SHUTTING_DOWN, "the server is shutting down".into());
+        if self.running.borrow().contains_key(&id) {
+            return Err(Violation::protocol(format!("request id {id} is already in flight")));
+        }
+        let refuse = |code: u16, message: &str| {
+            self.outbox.push(|out| encode_error(out, id, code, message));
+            Ok(())
+        };
+        if self.shutting_down.get() {
+            return refuse(code::SHUTTING_DOWN, "the server is shutting down; the request was not processed");
         }
         let Some((name, route)) = server.config.routes.get_key_value(method) else {
-            return refuse(code::UNKNOWN_METHOD, format!("unknown method `{method}`"));
+            return refuse(code::UNKNOWN_METHOD, &format!("unknown method `{method}`"));
         };
-        // One hash lookup finds the slot and checks for a duplicate id. The
-        // borrow is held while the route spawns the task: spawning only
-        // queues it, so nothing reaches `in_flight` meanwhile.
-        let mut in_flight = self.in_flight.borrow_mut();
-        let Entry::Vacant(slot) = in_flight.entry(id) else {
-            drop(in_flight);
-            return refuse(code::PROTOCOL, format!("request id {id} is already in flight"));
-        };
+        if deadline == Some(Duration::ZERO) {
+            return refuse(
+                code::DEADLINE_EXCEEDED,
+                "the deadline was already exceeded; the request was not run",
+            );
+        }
         let deadline = deadline.and_then(|remaining| Instant::now().checked_add(remaining));
         let request =
             Request { method: name.clone(), payload: payload.to_vec(), peer: self.peer, deadline, id };
-        slot.insert(route(request, Answer { connection: self.clone(), method: name.clone(), id, deadline }));
+        match route(request, self, cx) {
+            Started::Answered(outcome) => self.answer(id, name, outcome),
+            Started::Running(handle) => {
+                self.running.borrow_mut().insert(id, handle);
+            }
+        }
+        Ok(())
     }
 
-    /// Sends a handler's answer and frees its place.
-    fn finish(&self, id: u64, answer: Result<Vec<u8>, RpcError>) {
-        let handle = self.in_flight.borrow_mut().remove(&id);
+    /// Encodes a handler's outcome into the outbox.
+    fn answer(&self, id: u64, method: &str, outcome: Outcome) {
+        let answer = outcome.unwrap_or_else(|panic| {
+            (self.log)(&format!(
+                "handler for `{method}` (request {id} from {}) panicked: {panic}",
+                self.peer
+            ));
+            Err(RpcError::Internal(format!("handler panicked: {panic}")))
+        });
+        self.outbox.push(|out| match answer {
+            Ok(payload) => {
+                if let Err(error) = (FrameRef::Response { id, payload: &payload }).encode(out) {
+                    // Over 4 GiB: the request still gets its one answer.
+                    encode_error(out, id, code::INTERNAL, &format!("the answer cannot be sent: {error}"));
+                }
+            }
+            Err(error) => encode_error(out, id, error.code(), &error.message()),
+        });
+    }
+
+    /// Called by a handler's task when the handler is done: answers and
+    /// frees its place (unless it was cancelled meanwhile).
+    fn finish(&self, id: u64, method: &str, outcome: Outcome) {
+        let handle = self.running.borrow_mut().remove(&id);
         if handle.is_none() {
             return; // cancelled meanwhile: nobody waits for this answer
         }
-        let _ = self.outbox.push(|out| match answer {
-            Ok(payload) => FrameRef::Response { id, payload: &payload }.encode(out),
-            Err(error) => FrameRef::Error { id, code: error.code(), message: &error.message() }.encode(out),
-        });
-        let left = self.in_flight.borrow().len();
+        self.answer(id, method, outcome);
+        let left = self.running.borrow().len();
         if left + 1 >= self.max_in_flight || left == 0 {
             self.wake_reader();
         }
         drop(handle);
     }
 
-    /// Cancels every running handler; with `notice`, each caller gets a
-    /// `shutting down` error saying so.
-    fn abort_all(&self, notice: Option<&str>) {
-        let handles: Vec<(u64, JoinHandle<()>)> = self.in_flight.borrow_mut().drain().collect();
+    /// Queues the shutdown notice; requests read from now on get code 7.
+    fn begin_shutdown(&self) {
+        if self.shutting_down.replace(true) {
+            return;
+        }
+        self.outbox.push(|out| encode_error(out, 0, code::SHUTTING_DOWN, "the server is shutting down"));
+        // The in-flight limit no longer stops the reader.
+        self.wake_reader();
+    }
+
+    /// Cancels every running handler. When the grace period ended, each
+    /// caller is told so (code 3: the call may have been partly done); when
+    /// the connection is broken, nothing can be sent.
+    fn cancel_all(&self, why: Force) {
+        let handles: Vec<(u64, JoinHandle<()>)> = self.running.borrow_mut().drain().collect();
         for (id, handle) in handles {
-            if let Some(message) = notice {
-                let _ = self
-                    .outbox
-                    .push(|out| FrameRef::Error { id, code: code::SHUTTING_DOWN, message }.encode(out));
-            }
             handle.abort();
+            if let Force::GraceOver = why {
+                self.outbox.push(|out| {
+                    encode_error(
+                        out,
+                        id,
+                        code::CANCELLED,
+                        "the server's shutdown grace period ended; the call was cancelled",
+                    )
+                });
+            }
         }
     }
 
     /// Resolves once no handler runs (or the connection is forced closed).
     async fn until_idle(&self) {
         poll_fn(|cx| {
-            if self.in_flight.borrow().is_empty() {
+            if self.running.borrow().is_empty() {
                 return Poll::Ready(());
             }
-            if self.forced.get() {
-                self.abort_all(Some("connection closed by the server"));
+            if let Some(force) = self.forced.get() {
+                self.cancel_all(force);
                 return Poll::Ready(());
             }
             self.set_reader(cx.waker());
@@ -586,8 +767,10 @@ impl Connection {
         .await;
     }
 
-    fn force_close(&self) {
-        self.forced.set(true);
+    fn force_close(&self, why: Force) {
+        if self.forced.get().is_none() {
+            self.forced.set(Some(why));
+        }
         self.wake_reader();
     }
 
@@ -606,6 +789,13 @@ impl Connection {
     }
 }
 
+/// Appends an error frame (its encoding cannot fail: no method, a short
+/// message; a message too long for a frame is an application bug, and the
+/// frame is then dropped rather than sent malformed).
+fn encode_error(out: &mut Vec<u8>, id: u64, code: u16, message: &str) {
+    let _ = FrameRef::Error { id, code, message }.encode(out);
+}
+
 /// Sends the ACK for everything received so far now (`TCP_QUICKACK`;
 /// Linux only, elsewhere a no-op). Best effort: an error changes nothing.
 fn acknowledge_now(stream: &TcpStream) {
@@ -615,63 +805,52 @@ fn acknowledge_now(stream: &TcpStream) {
     let _ = stream;
 }
 
-/// Where a handler's task sends its answer: the body of every request task.
-struct Answer {
-    connection: Rc<Connection>,
-    /// The route's name, for the log line of a panic.
-    method: Rc<str>,
-    id: u64,
-    deadline: Option<Instant>,
-}
-
-impl Answer {
-    /// Runs the handler's future (within the deadline, catching a panic)
-    /// and queues its answer.
-    async fn run<F>(self, work: F)
-    where
-        F: Future<Output = Result<Vec<u8>, RpcError>>,
-    {
-        let Answer { connection, method, id, deadline } = self;
-        let work = CatchUnwind { inner: work };
-        let outcome = match deadline {
-            Some(deadline) => timeout_at(deadline, work).await.unwrap_or(Ok(Err(RpcError::Timeout))),
-            None => work.await,
-        };
-        let answer = outcome.unwrap_or_else(|panic| {
-            (connection.log)(&format!(
-                "handler for `{method}` (request {id} from {}) panicked: {panic}",
-                connection.peer
-            ));
-            Err(RpcError::Internal(format!("handler panicked: {panic}")))
-        });
-        connection.finish(id, answer);
-    }
-}
-
 pin_project! {
-    /// Runs a handler future, turning a panic into `Err(message)`.
-    struct CatchUnwind<F> {
+    /// A handler's future with its deadline, catching a panic: resolves to
+    /// the handler's answer, `Err(Timeout)` when the deadline passes first,
+    /// or the panic's message.
+    struct Guarded<F> {
         #[pin]
-        inner: F,
+        work: F,
+        // Created on the first `Pending`: a handler that answers at once
+        // never touches the timer wheel.
+        deadline: Option<Instant>,
+        sleep: Option<Sleep>,
     }
 }
 
-impl<F: Future<Output = Result<Vec<u8>, RpcError>>> Future for CatchUnwind<F> {
-    type Output = Result<Result<Vec<u8>, RpcError>, String>;
+impl<F> Guarded<F> {
+    fn new(work: F, deadline: Option<Instant>) -> Guarded<F> {
+        Guarded { work, deadline, sleep: None }
+    }
+}
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let future = self.project().inner;
-        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(answer)) => Poll::Ready(Ok(answer)),
-            Err(payload) => {
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a non-string panic payload".into());
-                Poll::Ready(Err(message))
-            }
+impl<F: Future<Output = Result<Vec<u8>, RpcError>>> Future for Guarded<F> {
+    type Output = Outcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let this = self.project();
+        let work = this.work;
+        match catch_unwind(AssertUnwindSafe(|| work.poll(cx))) {
+            Ok(Poll::Ready(answer)) => return Poll::Ready(Ok(answer)),
+            Ok(Poll::Pending) => {}
+            Err(panic) => return Poll::Ready(Err(panic_message(panic))),
+        }
+        let Some(deadline) = *this.deadline else {
+            return Poll::Pending;
+        };
+        let sleep = this.sleep.get_or_insert_with(|| sleep_until(deadline));
+        match Pin::new(sleep).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Ok(Err(RpcError::Timeout))),
+            Poll::Pending => Poll::Pending,
         }
     }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".into())
 }
