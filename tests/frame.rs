@@ -216,8 +216,14 @@ fn protocol_doc_hex_dumps_match_the_encoder() {
     Frame::Error { id: 2, code: frame::code::UNKNOWN_METHOD, message: "unknown method `nope`".into() }
         .encode(&mut error)
         .unwrap();
+    let mut notice = Vec::new();
+    Frame::Error { id: 0, code: frame::code::SHUTTING_DOWN, message: "the server is shutting down".into() }
+        .encode(&mut notice)
+        .unwrap();
     let doc = include_str!("../docs/PROTOCOL.md");
-    for (name, bytes) in [("request", &request), ("response", &response), ("error", &error)] {
+    for (name, bytes) in
+        [("request", &request), ("response", &response), ("error", &error), ("shutdown notice", &notice)]
+    {
         let dump = hex_dump(bytes);
         println!("{name}:\n{dump}");
         assert!(doc.contains(&dump), "docs/PROTOCOL.md lacks the {name} dump:\n{dump}");
