@@ -87,10 +87,8 @@ struct Shared {
 }
 
 struct Calls {
-    /// Next request id; 0 is reserved for connection-level errors.
-    next_id: u64,
-    /// One slot per call in flight.
-    slots: foldhash::HashMap<u64, Slot>,
+    /// One slot per call in flight, found by request id.
+    slots: CallTable,
     /// Set once the connection has failed: why. New calls fail with it.
     closed: Option<RpcError>,
     /// Set when the server's shutdown notice arrives: new calls fail with
@@ -104,6 +102,69 @@ enum Slot {
     Waiting(Option<Waker>),
     /// The answer (or the connection's failure), not yet taken by the caller.
     Done(Result<Vec<u8>, RpcError>),
+}
+
+/// The calls of one connection in a slab, found by request id without
+/// hashing. An id holds a slot's index plus one in its low 32 bits (so it
+/// is never 0) and the slot's use count in its high 32 bits, so a slot
+/// used again gets a new id: the late answer to a cancelled call cannot
+/// land on the call that reuses its slot. An id comes back only after 2^32
+/// more calls through the same slot.
+#[derive(Default)]
+struct CallTable {
+    entries: Vec<Entry>,
+    /// Indices of vacant entries.
+    free: Vec<u32>,
+    /// Entries in use.
+    len: usize,
+}
+
+#[derive(Default)]
+struct Entry {
+    /// How many calls this entry has held (the id's high half).
+    uses: u32,
+    slot: Option<Slot>,
+}
+
+impl CallTable {
+    /// A new waiting slot; returns its request id.
+    fn insert(&mut self) -> u64 {
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.entries.push(Entry::default());
+            u32::try_from(self.entries.len() - 1).expect("fewer than 2^32 calls in flight")
+        });
+        let entry = &mut self.entries[index as usize];
+        entry.uses = entry.uses.wrapping_add(1);
+        entry.slot = Some(Slot::Waiting(None));
+        self.len += 1;
+        (u64::from(entry.uses) << 32) | (u64::from(index) + 1)
+    }
+
+    /// The entry an id names, if the id is current.
+    fn entry(&mut self, id: u64) -> Option<&mut Entry> {
+        let index = (id & 0xffff_ffff).checked_sub(1)? as usize;
+        let entry = self.entries.get_mut(index)?;
+        (u64::from(entry.uses) == id >> 32).then_some(entry)
+    }
+
+    fn get_mut(&mut self, id: u64) -> Option<&mut Slot> {
+        self.entry(id)?.slot.as_mut()
+    }
+
+    fn remove(&mut self, id: u64) -> Option<Slot> {
+        let slot = self.entry(id)?.slot.take()?;
+        self.free.push((id & 0xffff_ffff) as u32 - 1);
+        self.len -= 1;
+        Some(slot)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Slot> {
+        self.entries.iter().filter_map(|entry| entry.slot.as_ref())
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
+        self.entries.iter_mut().filter_map(|entry| entry.slot.as_mut())
+    }
 }
 
 impl Client {
@@ -155,7 +216,7 @@ impl Client {
 
     /// Number of calls waiting for an answer.
     pub fn in_flight(&self) -> usize {
-        self.connection.shared.calls.borrow().slots.len()
+        self.connection.shared.calls.borrow().slots.len
     }
 
     /// The server's address.
@@ -178,10 +239,13 @@ impl Client {
         if calls.shutting_down {
             return Err(RpcError::ShuttingDown);
         }
-        let id = calls.next_id;
-        calls.next_id = calls.next_id.checked_add(1).unwrap_or(1);
-        shared.outbox.push(|out| frame::encode_request(out, id, method, deadline, payload))?;
-        calls.slots.insert(id, Slot::Waiting(None));
+        let id = calls.slots.insert();
+        if let Err(error) =
+            shared.outbox.push(|out| frame::encode_request(out, id, method, deadline, payload))
+        {
+            calls.slots.remove(id);
+            return Err(error.into());
+        }
         Ok(Call { shared: shared.clone(), id, method, finished: false })
     }
 }
@@ -215,12 +279,7 @@ impl ClientBuilder {
         let stream = Rc::new(stream);
         let shared = Rc::new(Shared {
             outbox: Rc::new(Outbox::default()),
-            calls: RefCell::new(Calls {
-                next_id: 1,
-                slots: Default::default(),
-                closed: None,
-                shutting_down: false,
-            }),
+            calls: RefCell::new(Calls { slots: CallTable::default(), closed: None, shutting_down: false }),
             default_timeout: self.default_timeout,
         });
         let writer = shared.outbox.clone().run(stream.clone());
@@ -325,7 +384,7 @@ impl Shared {
     /// answer for a cancelled call is dropped).
     fn settle(&self, id: u64, answer: Result<Vec<u8>, RpcError>, wakers: &mut Vec<Waker>) {
         let mut calls = self.calls.borrow_mut();
-        if let Some(slot) = calls.slots.get_mut(&id) {
+        if let Some(slot) = calls.slots.get_mut(id) {
             if let Slot::Waiting(waker) = std::mem::replace(slot, Slot::Done(answer)) {
                 wakers.extend(waker);
             }
@@ -343,7 +402,7 @@ impl Shared {
     /// After the shutdown notice, closes our sending side once no call
     /// waits: nothing is left to send (no request, no cancel).
     fn close_if_drained(&self, calls: &Calls) {
-        if calls.shutting_down && !calls.slots.values().any(|slot| matches!(slot, Slot::Waiting(_))) {
+        if calls.shutting_down && !calls.slots.iter().any(|slot| matches!(slot, Slot::Waiting(_))) {
             self.outbox.close();
         }
     }
@@ -352,7 +411,7 @@ impl Shared {
     fn fail(&self, reason: RpcError) {
         let mut calls = self.calls.borrow_mut();
         let mut wakers = Vec::new();
-        for slot in calls.slots.values_mut() {
+        for slot in calls.slots.iter_mut() {
             if let Slot::Waiting(waker) = slot {
                 wakers.extend(waker.take());
                 *slot = Slot::Done(Err(reason.duplicate()));
@@ -392,13 +451,13 @@ impl Future for Call<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut calls = self.shared.calls.borrow_mut();
-        if let Some(Slot::Waiting(waker)) = calls.slots.get_mut(&self.id) {
+        if let Some(Slot::Waiting(waker)) = calls.slots.get_mut(self.id) {
             if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 *waker = Some(cx.waker().clone());
             }
             return Poll::Pending;
         }
-        let answer = match calls.slots.remove(&self.id) {
+        let answer = match calls.slots.remove(self.id) {
             Some(Slot::Done(answer)) => answer,
             // Not waiting and not done: the slot is gone, so is the connection.
             _ => Err(RpcError::ConnectionClosed),
@@ -419,7 +478,7 @@ impl Drop for Call<'_> {
             return;
         }
         let mut calls = self.shared.calls.borrow_mut();
-        let slot = calls.slots.remove(&self.id);
+        let slot = calls.slots.remove(self.id);
         let open = calls.closed.is_none();
         if let (Some(Slot::Waiting(_)), true) = (slot, open) {
             let id = self.id;
@@ -436,5 +495,27 @@ impl fmt::Debug for Client {
             .field("peer", &self.connection.peer)
             .field("in_flight", &self.in_flight())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_ids_are_never_zero_and_a_reused_slot_gets_a_new_id() {
+        let mut table = CallTable::default();
+        let (a, b) = (table.insert(), table.insert());
+        assert!(a != 0 && b != 0 && a != b);
+        assert!(table.get_mut(a).is_some());
+        assert!(table.remove(a).is_some());
+        assert!(table.remove(a).is_none(), "removed once");
+        assert!(table.get_mut(a).is_none());
+        let c = table.insert(); // reuses a's slot...
+        assert_ne!(c, a, "...under a new id");
+        assert_eq!(c & 0xffff_ffff, a & 0xffff_ffff);
+        assert!(table.get_mut(a).is_none(), "a stale id finds nothing");
+        assert!(table.get_mut(0).is_none() && table.get_mut(u64::MAX).is_none());
+        assert_eq!(table.len, 2);
     }
 }

@@ -185,30 +185,41 @@ impl Server {
         F: Fn(Request) -> Fut + 'static,
         Fut: Future<Output = Result<Vec<u8>, RpcError>> + 'static,
     {
+        let name: Rc<str> = Rc::from(method);
+        let method = name.clone();
+        // The box a handler's future runs in, kept for the next request when
+        // the handler answered at once: no allocation per such request.
+        let spare: RefCell<Option<HandlerBox<Fut>>> = RefCell::new(None);
         let route: Route = Rc::new(move |request, connection, cx| {
-            let (id, deadline, method) = (request.id, request.deadline, request.method.clone());
+            let (id, deadline) = (request.id, request.deadline);
             // Creating the future runs the handler's synchronous part: a
             // panic there is the handler's too.
             let work = match catch_unwind(AssertUnwindSafe(|| handler(request))) {
                 Ok(work) => work,
                 Err(panic) => return Started::Answered(Err(panic_message(panic))),
             };
-            let mut work = Box::pin(Guarded::new(work, deadline));
-            match work.as_mut().poll(cx) {
-                Poll::Ready(outcome) => Started::Answered(outcome),
+            let mut slot = spare.borrow_mut().take().unwrap_or_else(|| Box::pin(None));
+            slot.set(Some(Guarded::new(work, deadline)));
+            match poll_handler(&mut slot, cx) {
+                Poll::Ready(outcome) => {
+                    slot.set(None);
+                    *spare.borrow_mut() = Some(slot);
+                    Started::Answered(outcome)
+                }
                 Poll::Pending => {
-                    let connection = connection.clone();
+                    let (connection, method) = (connection.clone(), method.clone());
                     // The task's first poll polls the handler again, so the
                     // wakers it registers from then on are the task's own
                     // rather than the reader's.
                     Started::Running(spawn(async move {
-                        let outcome = work.await;
+                        let outcome = poll_fn(|cx| poll_handler(&mut slot, cx)).await;
+                        slot.set(None); // the handler is gone before its answer goes
                         connection.finish(id, &method, outcome);
                     }))
                 }
             }
         });
-        self.routes.insert(Rc::from(method), route);
+        self.routes.insert(name, route);
         self
     }
 
@@ -655,7 +666,10 @@ impl Connection {
         if id == 0 {
             return Err(Violation::protocol("request id 0 is reserved".into()));
         }
-        if self.running.borrow().contains_key(&id) {
+        let running = self.running.borrow();
+        let duplicate = !running.is_empty() && running.contains_key(&id);
+        drop(running);
+        if duplicate {
             return Err(Violation::protocol(format!("request id {id} is already in flight")));
         }
         let refuse = |code: u16, message: &str| {
@@ -810,6 +824,20 @@ fn acknowledge_now(stream: &TcpStream) {
     let _ = stream;
 }
 
+/// A handler's future in a box that outlives it (`Server::route`).
+type HandlerBox<F> = Pin<Box<Option<Guarded<F>>>>;
+
+/// Polls the handler in `slot` (which holds one until it is done).
+fn poll_handler<F>(slot: &mut HandlerBox<F>, cx: &mut Context<'_>) -> Poll<Outcome>
+where
+    F: Future<Output = Result<Vec<u8>, RpcError>>,
+{
+    match slot.as_mut().as_pin_mut() {
+        Some(work) => work.poll(cx),
+        None => unreachable!("a handler box is polled only while it holds a handler"),
+    }
+}
+
 pin_project! {
     /// A handler's future with its deadline, catching a panic: resolves to
     /// the handler's answer, `Err(Timeout)` when the deadline passes first,
@@ -817,16 +845,15 @@ pin_project! {
     struct Guarded<F> {
         #[pin]
         work: F,
-        // Created on the first `Pending`: a handler that answers at once
-        // never touches the timer wheel.
-        deadline: Option<Instant>,
-        sleep: Option<Sleep>,
+        // A `Sleep` registers with the timers only when first polled, so a
+        // handler that answers at once never touches them.
+        deadline: Option<Sleep>,
     }
 }
 
 impl<F> Guarded<F> {
     fn new(work: F, deadline: Option<Instant>) -> Guarded<F> {
-        Guarded { work, deadline, sleep: None }
+        Guarded { work, deadline: deadline.map(sleep_until) }
     }
 }
 
@@ -841,13 +868,9 @@ impl<F: Future<Output = Result<Vec<u8>, RpcError>>> Future for Guarded<F> {
             Ok(Poll::Pending) => {}
             Err(panic) => return Poll::Ready(Err(panic_message(panic))),
         }
-        let Some(deadline) = *this.deadline else {
-            return Poll::Pending;
-        };
-        let sleep = this.sleep.get_or_insert_with(|| sleep_until(deadline));
-        match Pin::new(sleep).poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Ok(Err(RpcError::Timeout))),
-            Poll::Pending => Poll::Pending,
+        match this.deadline.as_mut().map(|sleep| Pin::new(sleep).poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Ok(Err(RpcError::Timeout))),
+            _ => Poll::Pending,
         }
     }
 }
