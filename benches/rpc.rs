@@ -5,7 +5,9 @@
 //! 128) and reports calls per second. Four functions per group:
 //!
 //! - `corio`: `corio::rpc::Client` and `Server` (a task per call on the
-//!   client, a task per request on the server).
+//!   client; on the server each handler is first polled inside the
+//!   connection's reader and becomes a task only if it waits, which the
+//!   echo handler never does).
 //! - `tokio`: the same wire format (our `frame` codec) and the same design
 //!   (a task per call and per request, a shared outgoing buffer drained by a
 //!   writer task, a reader task filling the pending calls), written on
@@ -18,7 +20,8 @@
 //!   wake-ups cost on the machine at hand.
 //! - `raw_tcp`: no RPC at all: the client writes `depth` request frames'
 //!   bytes in one `write` and reads the same number of bytes back from a
-//!   blocking echo thread. The floor: syscalls and loopback only.
+//!   blocking echo thread (one per connection). The floor: syscalls and
+//!   loopback only.
 //!
 //! Servers run on their own thread pinned to CPU 0 (one runtime each), the
 //! clients on the bench thread pinned to CPU 1. After criterion's groups an
@@ -41,6 +44,7 @@ use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -55,9 +59,13 @@ const PAYLOAD: [u8; 64] = [7; 64];
 struct Server {
     addr: SocketAddr,
     /// Kernel id of the server's thread, for its CPU time. (The raw echo
-    /// serves on a thread per connection; its CPU time is not reported.)
+    /// serves each connection on a thread of its own: see `RAW_ECHO_TID`.)
     tid: i32,
 }
+
+/// Kernel id of the raw echo's newest connection thread, which serves the
+/// connection a peer just made (its first round trip waits for it).
+static RAW_ECHO_TID: AtomicI32 = AtomicI32::new(0);
 
 /// Runs `serve` on its own thread pinned to the server CPU.
 fn start(serve: impl FnOnce(mpsc::Sender<SocketAddr>) + Send + 'static) -> Server {
@@ -94,7 +102,11 @@ impl Peer {
                     frame::encode_request(&mut batch, id + 1, "echo", None, &PAYLOAD).unwrap();
                 }
                 let back = vec![0; batch.len()];
-                Peer::Raw(stream, batch, back)
+                let mut peer = Peer::Raw(stream, batch, back);
+                // One round trip: the echo thread of this connection is
+                // running (and has published its id) once it is answered.
+                peer.run(1, depth);
+                peer
             }
         }
     }
@@ -180,10 +192,23 @@ fn interleaved(servers: &[Server], depth: usize) {
     let mut rates = vec![Vec::new(); peers.len()];
     let mut cpu = vec![Vec::new(); peers.len()];
     let mut client_cpu = vec![Vec::new(); peers.len()];
+    let tids: Vec<i32> = PEERS
+        .iter()
+        .zip(servers)
+        .map(
+            |(name, server)| {
+                if *name == "raw_tcp" {
+                    RAW_ECHO_TID.load(Ordering::Acquire)
+                } else {
+                    server.tid
+                }
+            },
+        )
+        .collect();
     for round in 0..rounds {
         for turn in 0..peers.len() {
             let i = (round + turn) % peers.len();
-            let tid = servers[i].tid;
+            let tid = tids[i];
             let (before, client_before) = (thread_cpu(tid), own_cpu());
             let wall = peers[i].run(batches, depth);
             let used = thread_cpu(tid).saturating_sub(before);
@@ -206,8 +231,7 @@ fn interleaved(servers: &[Server], depth: usize) {
         let (median, min, max) = stats[i];
         let (cpu_median, _, _) = median_min_max(&mut cpu[i]);
         let (client_median, _, _) = median_min_max(&mut client_cpu[i]);
-        let cpu =
-            if *name == "raw_tcp" { "(thread/conn)".to_string() } else { format!("{cpu_median:.0} ns") };
+        let cpu = format!("{cpu_median:.0} ns");
         println!(
             "  {name:<8} {median:>12.0} [{min:>9.0}, {max:>9.0}] {cpu:>17} {client_median:>14.0} ns   {:>6.2}x",
             stats[0].0 / median
@@ -275,6 +299,7 @@ fn raw_echo_server(ready: mpsc::Sender<SocketAddr>) {
         stream.set_nodelay(true).unwrap();
         std::thread::spawn(move || {
             pin_to(SERVER_CPU);
+            RAW_ECHO_TID.store(common::thread_id(), Ordering::Release);
             let mut buf = vec![0; 64 * 1024];
             while let Ok(n @ 1..) = stream.read(&mut buf) {
                 if stream.write_all(&buf[..n]).is_err() {

@@ -702,14 +702,32 @@ impl<'a> Cursor<'a> {
 /// Parses the bytes after the length prefix, in wire order.
 fn parse_body(body: &[u8]) -> Result<FrameRef<'_>, FrameError> {
     let mut cursor = Cursor { body, at: 0 };
-    let version = cursor.u8("version byte")?;
-    if version != VERSION {
-        return Err(FrameError::UnsupportedVersion(version));
-    }
-    let kind_byte = cursor.u8("kind byte")?;
-    let kind = Kind::from_u8(kind_byte).ok_or(FrameError::UnknownKind(kind_byte))?;
-    let id = u64::from_be_bytes(cursor.array("request id")?);
-    let method_len = u16::from_be_bytes(cursor.array("method length")?) as usize;
+    let (kind, id, method_len) = match body.first_chunk::<12>() {
+        // The usual case: the fixed fields are all there, one bounds check.
+        Some(&[version, kind_byte, i0, i1, i2, i3, i4, i5, i6, i7, m0, m1]) => {
+            if version != VERSION {
+                return Err(FrameError::UnsupportedVersion(version));
+            }
+            let kind = Kind::from_u8(kind_byte).ok_or(FrameError::UnknownKind(kind_byte))?;
+            cursor.at = 12;
+            (
+                kind,
+                u64::from_be_bytes([i0, i1, i2, i3, i4, i5, i6, i7]),
+                u16::from_be_bytes([m0, m1]) as usize,
+            )
+        }
+        // A truncated header: field by field, to name the one cut off.
+        None => {
+            let version = cursor.u8("version byte")?;
+            if version != VERSION {
+                return Err(FrameError::UnsupportedVersion(version));
+            }
+            let kind_byte = cursor.u8("kind byte")?;
+            let kind = Kind::from_u8(kind_byte).ok_or(FrameError::UnknownKind(kind_byte))?;
+            let id = u64::from_be_bytes(cursor.array("request id")?);
+            (kind, id, u16::from_be_bytes(cursor.array("method length")?) as usize)
+        }
+    };
     let method = cursor.take(method_len, "method name")?;
     // Every frame but a request has an empty method: skip the validation call.
     let method = match method {
