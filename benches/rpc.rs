@@ -373,7 +373,8 @@ fn tokio_server(ready: mpsc::Sender<SocketAddr>) {
             tokio::task::spawn_local(outbox.clone().run(writer));
             tokio::task::spawn_local(tokio_read_frames(reader, move |frame| {
                 if let FrameRef::Request { id, payload, .. } = frame {
-                    // A task per request, owning its payload, as the corio server does.
+                    // A task per request, owning its payload: the plain tokio design
+                    // (corio's server spawns one only for a handler that waits).
                     let outbox = outbox.clone();
                     let payload = payload.to_vec();
                     tokio::task::spawn_local(async move {
