@@ -762,7 +762,7 @@ impl Runner {
 /// Runs one session; `Err` says where the server and the model parted.
 async fn run(session: &Session) -> Result<(), String> {
     let world = World::default();
-    let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = Gate::default();
     let trigger = shutdown.clone();

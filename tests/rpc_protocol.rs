@@ -29,8 +29,8 @@ fn virtual_runtime() -> corio::Runtime {
 }
 
 /// Binds port 0, spawns `server` on the current runtime, returns the address.
-fn start(server: Server) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+async fn start(server: Server) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     corio::spawn(server.serve(listener));
     addr
@@ -173,7 +173,7 @@ fn response(id: u64, payload: &[u8]) -> Frame {
 fn a_cancel_reaches_a_running_handler_after_earlier_answers_even_with_nagle_on() {
     virtual_runtime().block_on(async {
         let (gate, events) = (Gate::default(), Events::default());
-        let mut client = Raw::connect(start(test_server(&gate, &events))).await;
+        let mut client = Raw::connect(start(test_server(&gate, &events)).await).await;
         assert!(!client.stream.nodelay().unwrap(), "this client must keep Nagle's algorithm on");
         // Some answered calls first: Linux then treats the connection as
         // interactive and delays its ACKs.
@@ -199,7 +199,7 @@ fn a_cancel_reaches_a_running_handler_after_earlier_answers_even_with_nagle_on()
 fn frames_sent_while_a_handler_runs_are_read_at_once() {
     virtual_runtime().block_on(async {
         let (gate, events) = (Gate::default(), Events::default());
-        let mut client = Raw::connect(start(test_server(&gate, &events))).await;
+        let mut client = Raw::connect(start(test_server(&gate, &events)).await).await;
         client.stream.set_nodelay(true).unwrap();
         assert_eq!(client.call(1, "echo", b"a").await, response(1, b"a"));
         client.send(Frame::Ping { id: 2, payload: vec![] }).await;
@@ -233,8 +233,8 @@ impl Signal {
 }
 
 /// Like [`start`], with a shutdown trigger and the `serve` task's handle.
-fn start_with_shutdown(server: Server) -> (SocketAddr, Signal, corio::JoinHandle<std::io::Result<()>>) {
-    let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+async fn start_with_shutdown(server: Server) -> (SocketAddr, Signal, corio::JoinHandle<std::io::Result<()>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let signal = Signal::default();
     let serving = corio::spawn(server.serve_with_shutdown(listener, signal.clone().wait()));
@@ -300,7 +300,7 @@ fn assert_connection_error(frames: &[Frame], text: &str) {
 fn request_id_zero_ends_the_connection_and_stops_what_runs() {
     virtual_runtime().block_on(async {
         let (gate, events) = (Gate::default(), Events::default());
-        let mut client = Raw::connect_nodelay(start(test_server(&gate, &events))).await;
+        let mut client = Raw::connect_nodelay(start(test_server(&gate, &events)).await).await;
         client.send(request(1, "gated", None, b"")).await;
         client.send(request(0, "echo", None, b"")).await;
         client.send(request(2, "echo", None, b"never read")).await;
@@ -316,7 +316,7 @@ fn request_id_zero_ends_the_connection_and_stops_what_runs() {
 fn a_duplicate_running_id_ends_the_connection_with_no_second_answer() {
     virtual_runtime().block_on(async {
         let (gate, events) = (Gate::default(), Events::default());
-        let mut client = Raw::connect_nodelay(start(test_server(&gate, &events))).await;
+        let mut client = Raw::connect_nodelay(start(test_server(&gate, &events)).await).await;
         client.send(request(5, "gated", None, b"first")).await;
         assert_eq!(client.sync(100).await, []);
         client.send(request(5, "echo", None, b"second")).await;
@@ -332,7 +332,7 @@ fn a_duplicate_running_id_ends_the_connection_with_no_second_answer() {
 fn an_answered_id_may_be_used_again() {
     virtual_runtime().block_on(async {
         let (gate, events) = (Gate::default(), Events::default());
-        let mut client = Raw::connect_nodelay(start(test_server(&gate, &events))).await;
+        let mut client = Raw::connect_nodelay(start(test_server(&gate, &events)).await).await;
         assert_eq!(client.call(7, "echo", b"a").await, response(7, b"a"));
         assert_eq!(client.call(7, "echo", b"b").await, response(7, b"b"));
         client.send(request(8, "gated", None, b"c")).await;
@@ -348,7 +348,7 @@ fn an_answered_id_may_be_used_again() {
 fn a_spent_deadline_is_refused_without_running_the_handler() {
     virtual_runtime().block_on(async {
         let (gate, events) = (Gate::default(), Events::default());
-        let mut client = Raw::connect_nodelay(start(test_server(&gate, &events))).await;
+        let mut client = Raw::connect_nodelay(start(test_server(&gate, &events)).await).await;
         client.send(request(1, "gated", Some(Duration::ZERO), b"")).await;
         let answer = client.next().await.unwrap();
         assert_eq!(error_code(&answer), Some((1, 2)), "{answer:?}");
@@ -367,7 +367,7 @@ fn a_spent_deadline_is_refused_without_running_the_handler() {
 fn a_deadline_stops_a_waiting_handler_with_code_2() {
     virtual_runtime().block_on(async {
         let (gate, events) = (Gate::default(), Events::default());
-        let mut client = Raw::connect_nodelay(start(test_server(&gate, &events))).await;
+        let mut client = Raw::connect_nodelay(start(test_server(&gate, &events)).await).await;
         let hour = Some(Duration::from_secs(3600));
         client.send(request(1, "echo", Some(Duration::from_micros(1)), b"fast")).await;
         assert_eq!(client.next().await, Some(response(1, b"fast")));
@@ -387,7 +387,7 @@ fn a_deadline_stops_a_waiting_handler_with_code_2() {
 fn what_the_server_does_with_each_kind_it_does_not_expect() {
     virtual_runtime().block_on(async {
         let (gate, events) = (Gate::default(), Events::default());
-        let addr = start(test_server(&gate, &events));
+        let addr = start(test_server(&gate, &events)).await;
         let mut client = Raw::connect_nodelay(addr).await;
         client.send(Frame::Pong { id: 3, payload: b"stray".to_vec() }).await;
         client.send(Frame::Cancel { id: 99 }).await;
@@ -409,7 +409,8 @@ fn what_the_server_does_with_each_kind_it_does_not_expect() {
 fn frame_too_large_names_the_length_field_and_the_limit() {
     virtual_runtime().block_on(async {
         let (gate, events) = (Gate::default(), Events::default());
-        let mut client = Raw::connect_nodelay(start(test_server(&gate, &events).max_frame_size(1024))).await;
+        let mut client =
+            Raw::connect_nodelay(start(test_server(&gate, &events).max_frame_size(1024)).await).await;
         // length = 13 + 4 ("echo") + 2000 = 2017.
         client.send(request(9, "echo", None, &[0; 2000])).await;
         match client.until_closed().await.as_slice() {
@@ -428,7 +429,7 @@ fn frame_too_large_names_the_length_field_and_the_limit() {
 fn shutdown_notifies_an_idle_connection_and_refuses_later_requests_with_code_7() {
     virtual_runtime().block_on(async {
         let (gate, events) = (Gate::default(), Events::default());
-        let (addr, shutdown, serving) = start_with_shutdown(test_server(&gate, &events));
+        let (addr, shutdown, serving) = start_with_shutdown(test_server(&gate, &events)).await;
         let mut client = Raw::connect_nodelay(addr).await;
         assert_eq!(client.call(1, "echo", b"before").await, response(1, b"before"));
         shutdown.fire();
@@ -451,7 +452,7 @@ fn shutdown_notifies_an_idle_connection_and_refuses_later_requests_with_code_7()
 fn shutdown_answers_what_runs_and_refuses_what_arrives() {
     virtual_runtime().block_on(async {
         let (gate, events) = (Gate::default(), Events::default());
-        let (addr, shutdown, serving) = start_with_shutdown(test_server(&gate, &events));
+        let (addr, shutdown, serving) = start_with_shutdown(test_server(&gate, &events)).await;
         let mut client = Raw::connect_nodelay(addr).await;
         client.send(request(1, "gated", None, b"accepted")).await;
         assert_eq!(client.sync(10).await, []);
@@ -477,7 +478,7 @@ fn when_the_grace_period_ends_running_calls_get_code_3_and_the_connection_closes
     virtual_runtime().block_on(async {
         let (gate, events) = (Gate::default(), Events::default());
         let server = test_server(&gate, &events).shutdown_grace(Duration::from_secs(60));
-        let (addr, shutdown, serving) = start_with_shutdown(server);
+        let (addr, shutdown, serving) = start_with_shutdown(server).await;
         let mut client = Raw::connect_nodelay(addr).await;
         client.send(request(1, "gated", None, b"")).await;
         assert_eq!(client.sync(10).await, []);
@@ -498,7 +499,7 @@ fn when_the_grace_period_ends_running_calls_get_code_3_and_the_connection_closes
 fn a_connection_made_as_shutdown_begins_gets_the_notice() {
     virtual_runtime().block_on(async {
         let (gate, events) = (Gate::default(), Events::default());
-        let (addr, shutdown, serving) = start_with_shutdown(test_server(&gate, &events));
+        let (addr, shutdown, serving) = start_with_shutdown(test_server(&gate, &events)).await;
         let mut client = Raw::connect_nodelay(addr).await;
         shutdown.fire();
         assert_eq!(error_code(&client.next().await.unwrap()), Some((0, 7)));
@@ -512,7 +513,7 @@ fn a_connection_made_as_shutdown_begins_gets_the_notice() {
 
 /// A server speaking raw frames: accepts one connection.
 async fn raw_server() -> (SocketAddr, TcpListener) {
-    let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     (listener.local_addr().unwrap(), listener)
 }
 

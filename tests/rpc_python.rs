@@ -168,7 +168,7 @@ fn start(grace: Duration) -> (SocketAddr, std::thread::JoinHandle<std::io::Resul
     let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
     let thread = std::thread::spawn(move || {
         corio::block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
             let holds = Shared::default();
             let shutdown = Rc::new(RefCell::new((false, None::<Waker>)));
