@@ -7,12 +7,16 @@
 //! handles each before the next:
 //!
 //! - a request starts its route's handler **inside the reader's poll**: the
-//!   handler's future is boxed and polled once, right there. Most handlers
-//!   (an echo, a lookup in a map) answer during that first poll; their
-//!   answer is encoded into the outbox at once and the request never costs
-//!   a task. A handler that waits (`Pending`) moves, still boxed, into a
-//!   task of its own: every remote call that suspends is a suspended task,
-//!   remembered by request id (`running`) so a cancel can abort it;
+//!   handler's future is put in a box (one the route keeps for reuse) and
+//!   polled once, right there. Most handlers (an echo, a lookup in a map)
+//!   answer during that first poll; their answer is encoded into the outbox
+//!   at once and the request costs neither a task nor an allocation beyond
+//!   its payload. A handler that waits (`Pending`) moves, still boxed, into
+//!   a task of its own: every remote call that suspends is a suspended
+//!   task, remembered by request id (`running`) so a cancel can abort it;
+//! - frames that produced nothing to send (a waiting handler, a cancel) are
+//!   acknowledged at once (`acknowledge_if_silent`), so a client with
+//!   Nagle's algorithm on is not stalled until the handler answers;
 //! - the request's deadline is a timer raced against the handler
 //!   (`Guarded`); a panic is caught and answered as `internal`;
 //! - the rules of `docs/PROTOCOL.md` that end a connection (request id 0,
