@@ -16,6 +16,13 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
 use corio::rpc::{Client, RpcError};
+
+// The example compiled in as a module too, so its config parser's unit
+// tests run here: `test = true` on the example would make cargo build the
+// test harness in place of the program this file starts.
+#[path = "../examples/service.rs"]
+#[allow(dead_code)]
+mod service_example;
 use rustix::process::{kill_process, Pid, Signal};
 
 const PATIENCE: Duration = Duration::from_secs(60);
