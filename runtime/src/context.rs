@@ -93,6 +93,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
 }
 
 /// Makes a runtime current for as long as the guard lives.
+#[derive(Debug)]
 pub(crate) struct Enter(());
 
 impl Enter {

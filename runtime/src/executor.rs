@@ -41,7 +41,19 @@
 //! current, pushes on the local run queue; any other wake goes through the
 //! injector (a lock-free queue plus a `mio::Waker` that interrupts the
 //! park). The run queue, the tick and the park are where a deterministic
-//! simulator and a tracer hook in later; see `docs/ARCHITECTURE.md`.
+//! simulator and a tracer hook in; see `docs/ARCHITECTURE.md`.
+//!
+//! # Driven from outside
+//!
+//! A simulator runs several runtimes (its nodes) on one thread and decides
+//! the time itself, so it cannot hand the thread to one `block_on`. Three
+//! things let it drive runtimes in turn: [`Builder::virtual_clock`] (one
+//! clock for all of them), [`Builder::seeded_order`] (the order of ready
+//! tasks drawn from a seed, `run_queue.rs`), and
+//! [`Runtime::run_until_stalled`]: tick and turn without ever waiting or
+//! moving the clock, until no task is ready, then say when the next timer
+//! is due. [`Runtime::enter`] makes a runtime current meanwhile, so wakes
+//! the simulator delivers go to its local queue.
 //!
 //! Next stop: `handoff.rs` and `handle.rs`, the way in for other threads.
 
@@ -64,6 +76,7 @@ use crate::injector::Injector;
 use crate::run_queue::RunQueue;
 use crate::stats::{bump, Counters, Stats};
 use crate::task::{self, JoinHandle, RunOutcome, Schedule, TaskList, Woken};
+use crate::time::VirtualClock;
 
 /// Default number of task polls between two reactor turns.
 const DEFAULT_BUDGET: u32 = 128;
@@ -317,10 +330,95 @@ impl Runtime {
                 continue;
             }
             skipped_park = false;
-            if let Err(error) = self.park() {
+            if let Err(error) = self.park(true) {
                 panic!("corio reactor failed: {error}");
             }
         }
+    }
+
+    /// Makes this runtime current on this thread until the guard drops,
+    /// without running anything: [`spawn`] then spawns onto it, and a wake
+    /// of one of its tasks goes straight to its run queue. For code that
+    /// drives runtimes from outside (a simulator, with
+    /// [`run_until_stalled`](Runtime::run_until_stalled)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = corio_runtime::Runtime::new().unwrap();
+    /// let handle = {
+    ///     let _current = rt.enter();
+    ///     corio_runtime::spawn(async { 7 })
+    /// };
+    /// assert_eq!(rt.block_on(handle).unwrap(), 7);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If a runtime is already current on this thread.
+    pub fn enter(&self) -> EnterGuard<'_> {
+        EnterGuard { _enter: Enter::new(&self.core), _runtime: std::marker::PhantomData }
+    }
+
+    /// Runs every task that is ready, and every task that becomes ready
+    /// meanwhile, until none is; never blocks and never moves the clock.
+    /// Returns when the next timer is due, if any timer is armed.
+    ///
+    /// Each turn drains what other threads queued, fires the timers due at
+    /// the clock's current time, asks the reactor for I/O with a zero
+    /// timeout (a call skipped when no socket is registered), then ticks.
+    /// A simulator calls this on each of its nodes' runtimes in turn, moving
+    /// their shared [`VirtualClock`] between calls. A task that is always
+    /// ready (one that keeps waking itself) keeps this from returning.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio_runtime::time::{sleep, VirtualClock};
+    ///
+    /// let clock = VirtualClock::new();
+    /// let rt = corio_runtime::Runtime::builder().virtual_clock(&clock).build().unwrap();
+    /// let task = rt.spawn(async { sleep(Duration::from_secs(3)).await; "woke" });
+    /// let next = rt.run_until_stalled().expect("the sleep's timer");
+    /// assert_eq!(next, clock.now() + Duration::from_secs(3));
+    /// assert!(!task.is_finished());
+    /// clock.advance_to(next); // the caller decides when time moves
+    /// assert_eq!(rt.run_until_stalled(), None);
+    /// assert!(task.is_finished());
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// - When another runtime is current on this thread (this one, entered
+    ///   with [`enter`](Runtime::enter), is fine).
+    /// - With [`Builder::abort_on_panic`], when a task panics.
+    /// - If the OS fails a reactor call.
+    pub fn run_until_stalled(&self) -> Option<crate::time::Instant> {
+        let _enter = Enter::try_new(&self.core);
+        let current = context::with_current(|core| Rc::ptr_eq(core, &self.core)).unwrap_or(false);
+        assert!(current, "corio: `run_until_stalled` called while another corio runtime is current");
+        loop {
+            if let Err(error) = self.park(false) {
+                panic!("corio reactor failed: {error}");
+            }
+            if self.core.run_queue.is_empty() {
+                break;
+            }
+            self.tick();
+            if let Some(message) = self.panicked.borrow_mut().take() {
+                panic!("a corio task panicked and the runtime aborts on panic: {message}");
+            }
+        }
+        self.core.timers.borrow_mut().next_deadline().map(crate::time::Instant::from_std)
+    }
+
+    /// Whether no task is ready to run, here or queued from elsewhere (a
+    /// wake from another thread, or from a task of another runtime on this
+    /// one): after [`run_until_stalled`](Runtime::run_until_stalled), only
+    /// a timer, I/O, or a wake from outside makes it false again.
+    pub fn is_stalled(&self) -> bool {
+        self.core.run_queue.is_empty() && !self.core.injector.has_work()
     }
 
     /// Spawns a task onto this runtime; it runs during `block_on`.
@@ -391,12 +489,13 @@ impl Runtime {
         !self.core.run_queue.is_empty() || self.main.is_woken()
     }
 
-    /// Parks the thread: waits for I/O and timers if nothing is ready, then
-    /// wakes what they name.
-    fn park(&self) -> io::Result<()> {
+    /// Parks the thread: waits for I/O and timers if nothing is ready (and
+    /// `may_wait`), then wakes what they name. Without `may_wait` it turns
+    /// as if work were ready: zero timeout, and a virtual clock stays put.
+    fn park(&self, may_wait: bool) -> io::Result<()> {
         let core = &*self.core;
         self.drain_injector();
-        let ready = self.has_ready_work();
+        let ready = !may_wait || self.has_ready_work();
         let deadline = core.timers.borrow_mut().next_deadline();
         let mut wakers = std::mem::take(&mut *self.wake_buffer.borrow_mut());
 
@@ -492,6 +591,14 @@ impl fmt::Debug for Runtime {
     }
 }
 
+/// Keeps a runtime current until dropped: see [`Runtime::enter`].
+#[derive(Debug)]
+pub struct EnterGuard<'a> {
+    _enter: Enter,
+    /// Borrows the runtime (which also makes the guard `!Send`).
+    _runtime: std::marker::PhantomData<&'a Runtime>,
+}
+
 /// Configures a [`Runtime`].
 ///
 /// # Examples
@@ -511,6 +618,8 @@ pub struct Builder {
     virtual_time: bool,
     events: usize,
     spin_before_park: Duration,
+    clock: Option<VirtualClock>,
+    seeded_order: Option<u64>,
 }
 
 impl Default for Builder {
@@ -521,6 +630,8 @@ impl Default for Builder {
             virtual_time: false,
             events: DEFAULT_EVENTS,
             spin_before_park: Duration::ZERO,
+            clock: None,
+            seeded_order: None,
         }
     }
 }
@@ -547,6 +658,50 @@ impl Builder {
     /// then run instantly and deterministically.
     pub fn virtual_time(mut self, enabled: bool) -> Builder {
         self.virtual_time = enabled;
+        self
+    }
+
+    /// Read time from `clock`, a virtual clock other runtimes may share
+    /// (implies [`virtual_time`](Builder::virtual_time)). See
+    /// [`VirtualClock`].
+    pub fn virtual_clock(mut self, clock: &VirtualClock) -> Builder {
+        self.clock = Some(clock.clone());
+        self.virtual_time = true;
+        self
+    }
+
+    /// Run ready tasks in an order drawn from `seed` instead of first in,
+    /// first out: each time the executor takes the next task, it takes one
+    /// chosen among all ready tasks by a generator started from `seed`.
+    /// The same seed (and the same program, wakes and time) gives the same
+    /// order, so a deterministic simulation explores a different
+    /// interleaving per seed and replays any of them.
+    ///
+    /// The fairness of the FIFO becomes a probability: an always-ready task
+    /// is still picked, just not in turn. A runtime built without it pays
+    /// one predictable branch per task taken (`run_queue.rs`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    ///
+    /// let order = |seed| {
+    ///     let rt = corio_runtime::Runtime::builder().seeded_order(seed).build().unwrap();
+    ///     let seen = Rc::new(RefCell::new(Vec::new()));
+    ///     for i in 0..8 {
+    ///         let seen = seen.clone();
+    ///         rt.spawn(async move { seen.borrow_mut().push(i) });
+    ///     }
+    ///     rt.run_until_stalled();
+    ///     seen.take()
+    /// };
+    /// assert_eq!(order(7), order(7)); // replayable
+    /// assert_ne!(order(7), (0..8).collect::<Vec<_>>()); // not FIFO (for this seed)
+    /// ```
+    pub fn seeded_order(mut self, seed: u64) -> Builder {
+        self.seeded_order = Some(seed);
         self
     }
 
@@ -586,10 +741,14 @@ impl Builder {
         }
         let reactor = Reactor::new(self.events, !self.virtual_time)?;
         let injector = Arc::new(Injector::new(reactor.new_waker()?));
-        let clock = if self.virtual_time { Clock::new_virtual() } else { Clock::new_real() };
+        let clock = match (&self.clock, self.virtual_time) {
+            (Some(shared), _) => Clock::new_virtual(shared.0.clone()),
+            (None, true) => Clock::new_virtual(VirtualClock::new().0),
+            (None, false) => Clock::new_real(),
+        };
         let core = Core {
             injector: injector.clone(),
-            run_queue: RunQueue::with_capacity(256),
+            run_queue: RunQueue::with_capacity(256, self.seeded_order),
             tasks: Box::pin(TaskList::new()),
             next_task_id: Cell::new(1),
             reactor: Rc::new(reactor),

@@ -119,6 +119,11 @@ impl Injector {
         self.notified.store(false, Ordering::SeqCst);
     }
 
+    /// Whether a task or a spawn waits to be drained.
+    pub(crate) fn has_work(&self) -> bool {
+        !self.tasks.is_empty() || !self.spawns.is_empty()
+    }
+
     pub(crate) fn pop_task(&self) -> Option<Task> {
         self.tasks.pop()
     }

@@ -126,7 +126,7 @@ pub mod sync;
 mod join;
 
 pub use blocking::{spawn_blocking, BlockingJoinHandle, MAX_BLOCKING_THREADS, THREAD_KEEP_ALIVE};
-pub use executor::{block_on, spawn, stats, Builder, Runtime};
+pub use executor::{block_on, spawn, stats, Builder, EnterGuard, Runtime};
 pub use handle::{Handle, RemoteJoinHandle};
 #[doc(hidden)]
 pub use join::private as __private;

@@ -6,8 +6,10 @@
 //! back (wakes from other threads arrive through the injector first).
 //!
 //! This is also where the order of ready tasks is decided, and so where a
-//! deterministic simulator would choose, from a seed, which of them runs
-//! next: behind the same `push` and `pop`, without touching `task/`.
+//! deterministic simulator chooses, from a seed, which of them runs next
+//! (`Builder::seeded_order`): `pop` then takes a task drawn from the queue
+//! by a small seeded generator instead of the front one. A queue built
+//! without a seed pays one predictable branch per `pop` for this.
 //!
 //! The queue is a ring buffer whose capacity is a power of two, so an index
 //! wraps with a mask; it doubles when full and never shrinks (a burst of
@@ -34,14 +36,41 @@ struct Ring {
     slots: Box<[Option<Task>]>,
     head: usize,
     len: usize,
+    /// `Some` when the runtime explores scheduling orders from a seed:
+    /// `pop` takes a task drawn by this generator instead of the front one.
+    seeded: Option<SplitMix64>,
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a 64-bit state and three
+/// multiply-xorshift steps per number. Good enough to pick among queued
+/// tasks, and small enough to read here rather than pull in a crate.
+#[derive(Debug, Clone)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`), by Lemire's multiply-shift: the bias
+    /// is at most `n / 2^64`, nothing a run queue can notice.
+    fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next()) * n as u128) >> 64) as usize
+    }
 }
 
 impl RunQueue {
     /// An empty queue with room for `capacity` tasks (rounded up to a power
-    /// of two) before it first grows.
-    pub(crate) fn with_capacity(capacity: usize) -> RunQueue {
+    /// of two) before it first grows. With a `seed`, `pop` takes a task
+    /// drawn from the queue by a generator started from it (the same seed
+    /// gives the same choices), else the front one.
+    pub(crate) fn with_capacity(capacity: usize, seed: Option<u64>) -> RunQueue {
         let slots = (0..capacity.max(1).next_power_of_two()).map(|_| None).collect();
-        RunQueue { ring: RefCell::new(Ring { slots, head: 0, len: 0 }) }
+        RunQueue { ring: RefCell::new(Ring { slots, head: 0, len: 0, seeded: seed.map(SplitMix64) }) }
     }
 
     /// Queues `task` at the back.
@@ -60,12 +89,16 @@ impl RunQueue {
         ring.len += 1;
     }
 
-    /// Takes the task at the front.
+    /// Takes the task at the front (with a seed: a task drawn from the
+    /// queue, moved to the front first).
     #[inline(always)]
     pub(crate) fn pop(&self) -> Option<Task> {
         let mut ring = self.ring.borrow_mut();
         if ring.len == 0 {
             return None;
+        }
+        if ring.seeded.is_some() {
+            ring.draw_to_front();
         }
         let mask = ring.slots.len() - 1;
         let head = ring.head;
@@ -92,6 +125,22 @@ impl RunQueue {
 }
 
 impl Ring {
+    /// Swaps a task drawn by the seeded generator into the front slot, so
+    /// `pop` takes it. O(1); the order of the others changes too, which is
+    /// fine: every order is one a seed may pick.
+    #[cold]
+    #[inline(never)]
+    fn draw_to_front(&mut self) {
+        let len = self.len;
+        let Some(generator) = &mut self.seeded else { return };
+        let pick = generator.below(len);
+        if pick != 0 {
+            let mask = self.slots.len() - 1;
+            let (front, drawn) = (self.head, (self.head + pick) & mask);
+            self.slots.swap(front, drawn);
+        }
+    }
+
     /// Doubles the capacity, moving the queued tasks to the front in order.
     #[cold]
     #[inline(never)]

@@ -16,7 +16,8 @@
 //! With [`virtual_time`](crate::Builder::virtual_time) the clock is a number
 //! the executor advances: when every task is idle and no I/O is ready it
 //! jumps to the next deadline at once, so an hour of timeouts runs in
-//! microseconds, in a deterministic order.
+//! microseconds, in a deterministic order. A [`VirtualClock`] is such a
+//! clock that several runtimes share (a simulated world's nodes).
 //!
 //! Next stop: `executor.rs`, which runs the loop that turns all of this.
 
@@ -24,11 +25,13 @@ mod instant;
 mod interval;
 mod sleep;
 mod timeout;
+mod virtual_clock;
 
 pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
+pub use virtual_clock::VirtualClock;
 
 /// Moves the current runtime's virtual clock forward by `duration`, firing
 /// the timers that come due (on the next reactor turn).
