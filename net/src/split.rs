@@ -14,12 +14,16 @@
 //! end of stream once the writer task is done.
 //!
 //! The code is the same for every stream type, so it is written once, as
-//! the macro [`stream_halves`], and expanded in `tcp/split.rs` and in
-//! `unix.rs`. The stream type must have `poll_read_ref`, `poll_write_ref`,
+//! the macro `__stream_halves`, and expanded in `tcp/split.rs`, in
+//! `unix.rs`, and in the simulator's stream (`corio-sim`, whose streams
+//! have the same shape as TCP's: hence `#[macro_export]`, hidden from the
+//! docs). The stream type must have `poll_read_ref`, `poll_write_ref`,
 //! `poll_write_vectored_ref`, `shutdown`, `peer_addr` and `local_addr`.
 
 /// `AsyncRead` for a read half type that has a `stream()` method.
-macro_rules! read_half {
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __read_half {
     ($half:ty) => {
         impl $crate::io::AsyncRead for $half {
             fn poll_read(
@@ -34,7 +38,9 @@ macro_rules! read_half {
 }
 
 /// `AsyncWrite` for a write half type that has a `stream()` method.
-macro_rules! write_half {
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __write_half {
     ($half:ty) => {
         impl $crate::io::AsyncWrite for $half {
             fn poll_write(
@@ -73,7 +79,9 @@ macro_rules! write_half {
 /// Defines `ReadHalf`, `WriteHalf`, `OwnedReadHalf`, `OwnedWriteHalf`,
 /// `ReuniteError` and the `split` / `into_split` functions for `$stream`,
 /// whose addresses are `$addr`; `$what` names it in messages ("TCP").
-macro_rules! stream_halves {
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __stream_halves {
     ($stream:ident, $addr:ty, $what:literal) => {
         use std::error::Error;
         use std::fmt;
@@ -219,10 +227,10 @@ macro_rules! stream_halves {
 
         // Every half forwards to the stream; shutting down a write half
         // shuts down the stream's write side.
-        $crate::split::read_half!(ReadHalf<'_>);
-        $crate::split::read_half!(OwnedReadHalf);
-        $crate::split::write_half!(WriteHalf<'_>);
-        $crate::split::write_half!(OwnedWriteHalf);
+        $crate::__read_half!(ReadHalf<'_>);
+        $crate::__read_half!(OwnedReadHalf);
+        $crate::__write_half!(WriteHalf<'_>);
+        $crate::__write_half!(OwnedWriteHalf);
 
         impl AsRef<$stream> for ReadHalf<'_> {
             fn as_ref(&self) -> &$stream {
@@ -250,4 +258,3 @@ macro_rules! stream_halves {
     };
 }
 
-pub(crate) use {read_half, stream_halves, write_half};

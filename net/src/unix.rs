@@ -98,7 +98,7 @@ pub(crate) mod split {
 
     use super::UnixStream;
 
-    crate::split::stream_halves!(UnixStream, SocketAddr, "Unix");
+    crate::__stream_halves!(UnixStream, SocketAddr, "Unix");
 }
 
 /// A connected Unix stream socket.

@@ -5,4 +5,4 @@ use std::net::SocketAddr;
 
 use super::TcpStream;
 
-crate::split::stream_halves!(TcpStream, SocketAddr, "TCP");
+crate::__stream_halves!(TcpStream, SocketAddr, "TCP");

@@ -1,0 +1,1 @@
+pub struct Harness; pub struct Report; pub struct Failure;
