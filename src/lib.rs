@@ -42,6 +42,12 @@ pub use corio_net::hyper;
 /// Remote procedure calls: `Client`, `Server`, `Request`, `RpcError` (from [`corio_net::rpc`]).
 pub use corio_net::rpc;
 
+/// Deterministic simulation testing: a [`World`](sim::World) of nodes on
+/// one thread, a simulated network, faults, one seed (feature `sim`; the
+/// [`corio_sim`] crate, see `docs/SIMULATION.md`).
+#[cfg(feature = "sim")]
+pub use corio_sim as sim;
+
 /// Keeps the README's example compiling and passing: rustdoc runs it as a test.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -97,7 +97,7 @@ mod world;
 
 pub use digest::Digest;
 pub use fault::{Applied, Chaos, Fault};
-pub use harness::{Failure, Harness, Report};
+pub use harness::{Failure, Harness, Report, TestResult};
 pub use net::NetConfig;
 pub use node::{current_node, stop_signal};
 pub use rng::Rng;
