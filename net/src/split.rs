@@ -257,4 +257,3 @@ macro_rules! __stream_halves {
         }
     };
 }
-

@@ -8,8 +8,8 @@
 //! many task polls a node's turn took). It is a fingerprint, not a
 //! cryptographic hash: it tells two runs apart, nothing more.
 
-use std::fmt;
 use corio_runtime::time::VirtualClock;
+use std::fmt;
 
 use crate::rng::mix;
 

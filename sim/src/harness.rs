@@ -269,7 +269,8 @@ impl Harness {
             }
             let differs = second.as_ref().filter(|second| second.digest != outcome.digest);
             if let Some(second) = differs {
-                report.failure = Some(self.failure(seed, &outcome, Some(second.digest), Vec::new(), Vec::new()));
+                report.failure =
+                    Some(self.failure(seed, &outcome, Some(second.digest), Vec::new(), Vec::new()));
                 break;
             }
             if outcome.result.is_err() {
@@ -382,7 +383,9 @@ impl Harness {
         let binary = std::env::current_exe().ok().and_then(|exe| {
             let stem = exe.file_stem()?.to_str()?.to_string();
             Some(match stem.rsplit_once('-') {
-                Some((name, hash)) if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_string(),
+                Some((name, hash)) if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
+                    name.to_string()
+                }
                 _ => stem,
             })
         });

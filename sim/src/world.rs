@@ -151,12 +151,20 @@ pub enum SimError {
 impl fmt::Display for SimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SimError::Panicked { node, message, at } => write!(f, "node {node} panicked at {at:?}: {message}"),
+            SimError::Panicked { node, message, at } => {
+                write!(f, "node {node} panicked at {at:?}: {message}")
+            }
             SimError::Deadlock { at, waiting } => {
-                write!(f, "deadlock at {at:?}: nothing left to happen, clients waiting: {}", waiting.join(", "))
+                write!(
+                    f,
+                    "deadlock at {at:?}: nothing left to happen, clients waiting: {}",
+                    waiting.join(", ")
+                )
             }
             SimError::TimeLimit { at } => write!(f, "clients still running at the time limit ({at:?})"),
-            SimError::Invariant { name, message, at } => write!(f, "invariant {name:?} failed at {at:?}: {message}"),
+            SimError::Invariant { name, message, at } => {
+                write!(f, "invariant {name:?} failed at {at:?}: {message}")
+            }
         }
     }
 }
@@ -276,7 +284,8 @@ impl World {
         });
         let start = shared.now();
         let mut chaos_rng = root.fork(3);
-        let next_chaos = config.chaos.as_ref().map(|chaos| start + chaos_rng.duration(chaos.interval.clone()));
+        let next_chaos =
+            config.chaos.as_ref().map(|chaos| start + chaos_rng.duration(chaos.interval.clone()));
         World {
             shared,
             nodes: Vec::new(),
@@ -363,7 +372,12 @@ impl World {
         self.shared.nodes.borrow()[id].name.clone()
     }
 
-    fn add(&mut self, name: &str, main: Option<MakeMain>, client: Option<Pin<Box<dyn Future<Output = ()>>>>) -> NodeId {
+    fn add(
+        &mut self,
+        name: &str,
+        main: Option<MakeMain>,
+        client: Option<Pin<Box<dyn Future<Output = ()>>>>,
+    ) -> NodeId {
         let mut nodes = self.shared.nodes.borrow_mut();
         assert!(nodes.iter().all(|info| info.name != name), "corio::sim: two nodes named {name:?}");
         let id = nodes.len();
@@ -747,7 +761,10 @@ impl World {
             }))
         };
         let polls = runtime.stats().polls - polls_before;
-        self.shared.log.borrow_mut().record(&[42, id as u64, polls], || format!("node {id} ran {polls} polls"));
+        self.shared
+            .log
+            .borrow_mut()
+            .record(&[42, id as u64, polls], || format!("node {id} ran {polls} polls"));
         match result {
             Ok(next) => node.next_deadline = next,
             Err(panic) => {
@@ -791,7 +808,12 @@ impl World {
     /// fault, the next chaos fault.
     fn next_event(&self) -> Option<Instant> {
         let delivery = self.shared.net.borrow().next_delivery();
-        let timer = self.nodes.iter().filter(|node| node.runtime.is_some()).filter_map(|node| node.next_deadline).min();
+        let timer = self
+            .nodes
+            .iter()
+            .filter(|node| node.runtime.is_some())
+            .filter_map(|node| node.next_deadline)
+            .min();
         let scheduled = self.schedule.keys().next().map(|&(at, _)| at);
         [delivery, timer, scheduled, self.next_chaos].into_iter().flatten().min()
     }
@@ -863,7 +885,10 @@ impl World {
             1 => (Fault::Partition(a.clone(), b.clone()), Some(Fault::Heal(a, b))),
             2 => (Fault::Clog { from: a, to: b, duration }, None),
             3 => (Fault::Reset(a, b), None),
-            _ => (Fault::Slow { a: a.clone(), b: b.clone(), extra }, Some(Fault::Slow { a, b, extra: Duration::ZERO })),
+            _ => (
+                Fault::Slow { a: a.clone(), b: b.clone(), extra },
+                Some(Fault::Slow { a, b, extra: Duration::ZERO }),
+            ),
         };
         self.apply(fault, Some(number));
         if let Some(repair) = repair {

@@ -111,7 +111,11 @@ impl ToSocketAddrs for &String {}
 
 /// Resolves `addr` as seen from node `own`: the socket address (with the
 /// node's simulated ip) and the node it belongs to.
-pub(crate) fn resolve(addr: &impl ToSocketAddrs, nodes: &[NodeInfo], own: NodeId) -> io::Result<(SocketAddr, NodeId)> {
+pub(crate) fn resolve(
+    addr: &impl ToSocketAddrs,
+    nodes: &[NodeInfo],
+    own: NodeId,
+) -> io::Result<(SocketAddr, NodeId)> {
     let (host, port) = addr.parts()?;
     let node = match host {
         Host::Ip(ip) if ip.is_unspecified() || ip.is_loopback() && node_of_ip(ip).is_none() => own,

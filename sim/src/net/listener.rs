@@ -50,7 +50,10 @@ impl TcpListener {
             }
             shared.net.borrow_mut().bind(node, &mut nodes[node], addr)?
         };
-        shared.log.borrow_mut().record(&[20, node as u64, u64::from(addr.port())], || format!("node {node} listens on {addr}"));
+        shared
+            .log
+            .borrow_mut()
+            .record(&[20, node as u64, u64::from(addr.port())], || format!("node {node} listens on {addr}"));
         Ok(TcpListener { shared, addr, id })
     }
 

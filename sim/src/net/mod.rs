@@ -305,7 +305,9 @@ impl Net {
         self.seq += 1;
         self.in_flight.push(Reverse(Segment { at, seq: self.seq, conn, to, kind }));
         log.record(&[10, conn as u64, to as u64, kind.code()], || {
-            format!("send conn {conn} to side {to}: {kind:?} (node {from_node} -> {to_node}), due in {latency:?}")
+            format!(
+                "send conn {conn} to side {to}: {kind:?} (node {from_node} -> {to_node}), due in {latency:?}"
+            )
         });
     }
 
@@ -445,7 +447,15 @@ impl Net {
     }
 
     /// `shutdown(how)` on one end.
-    pub(crate) fn shutdown(&mut self, now: Instant, conn: ConnId, side: usize, read: bool, write: bool, log: &mut Log) {
+    pub(crate) fn shutdown(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        side: usize,
+        read: bool,
+        write: bool,
+        log: &mut Log,
+    ) {
         let end = self.end(conn, side);
         if read {
             end.read_shut = true;
@@ -493,12 +503,20 @@ impl Net {
 
     /// Binds a listener of `node` at `addr` (port 0: an ephemeral port);
     /// returns the address and the listener's id.
-    pub(crate) fn bind(&mut self, node: NodeId, info: &mut NodeInfo, mut addr: SocketAddr) -> io::Result<(SocketAddr, u64)> {
+    pub(crate) fn bind(
+        &mut self,
+        node: NodeId,
+        info: &mut NodeInfo,
+        mut addr: SocketAddr,
+    ) -> io::Result<(SocketAddr, u64)> {
         if addr.port() == 0 {
             addr.set_port(self.ephemeral_port(info, addr));
         }
         if self.listeners.contains_key(&addr) {
-            return Err(io::Error::new(io::ErrorKind::AddrInUse, format!("{addr} is already bound on the simulated node")));
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("{addr} is already bound on the simulated node"),
+            ));
         }
         self.next_listener += 1;
         let id = self.next_listener;
@@ -518,7 +536,12 @@ impl Net {
     }
 
     /// Takes the next accepted connection, or stores the waker.
-    pub(crate) fn poll_accept(&mut self, addr: SocketAddr, id: u64, waker: &Waker) -> io::Result<Option<ConnId>> {
+    pub(crate) fn poll_accept(
+        &mut self,
+        addr: SocketAddr,
+        id: u64,
+        waker: &Waker,
+    ) -> io::Result<Option<ConnId>> {
         let Some(listening) = self.listeners.get_mut(&addr).filter(|listening| listening.id == id) else {
             return Err(io::Error::new(io::ErrorKind::NotConnected, "the simulated listener is closed"));
         };
@@ -569,7 +592,14 @@ impl Net {
         }
     }
 
-    fn deliver(&mut self, now: Instant, segment: Segment, nodes: &[NodeInfo], log: &mut Log, wakes: &mut Wakes) {
+    fn deliver(
+        &mut self,
+        now: Instant,
+        segment: Segment,
+        nodes: &[NodeInfo],
+        log: &mut Log,
+        wakes: &mut Wakes,
+    ) {
         let Segment { conn, to, kind, .. } = segment;
         let Some(c) = self.conns[conn].as_ref() else { return };
         let (from_node, to_node) = (c.ends[1 - to].node, c.ends[to].node);
@@ -705,10 +735,13 @@ impl Net {
             self.links.entry(key).or_default().partitioned = cut;
         }
         if !cut {
-            let (release, keep): (Vec<Segment>, Vec<Segment>) = std::mem::take(&mut self.held).into_iter().partition(|segment| {
-                let ends = self.conns[segment.conn].as_ref().map(|c| (c.ends[1 - segment.to].node, c.ends[segment.to].node));
-                ends.is_none_or(|nodes| !self.links.get(&nodes).is_some_and(|link| link.partitioned))
-            });
+            let (release, keep): (Vec<Segment>, Vec<Segment>) =
+                std::mem::take(&mut self.held).into_iter().partition(|segment| {
+                    let ends = self.conns[segment.conn]
+                        .as_ref()
+                        .map(|c| (c.ends[1 - segment.to].node, c.ends[segment.to].node));
+                    ends.is_none_or(|nodes| !self.links.get(&nodes).is_some_and(|link| link.partitioned))
+                });
             self.held = keep;
             for segment in release {
                 self.in_flight.push(Reverse(Segment { at: now, ..segment }));

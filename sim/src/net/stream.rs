@@ -145,7 +145,14 @@ impl TcpStream {
             Shutdown::Both => (true, true),
         };
         let shared = &self.shared;
-        shared.net.borrow_mut().shutdown(shared.now(), self.conn, self.side, read, write, &mut shared.log.borrow_mut());
+        shared.net.borrow_mut().shutdown(
+            shared.now(),
+            self.conn,
+            self.side,
+            read,
+            write,
+            &mut shared.log.borrow_mut(),
+        );
         Ok(())
     }
 
@@ -189,7 +196,11 @@ impl TcpStream {
     /// # Errors
     ///
     /// As [`poll_write_ref`](TcpStream::poll_write_ref).
-    pub fn poll_write_vectored_ref(&self, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    pub fn poll_write_vectored_ref(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let slices: Vec<&[u8]> = bufs.iter().map(|buf| &**buf).collect();
         let shared = &self.shared;
         let result = shared.net.borrow_mut().write(
