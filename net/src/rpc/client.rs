@@ -39,9 +39,10 @@ use std::time::Duration;
 use corio_runtime::{spawn, JoinHandle};
 
 use super::outbox::Outbox;
+use super::transport::Transport;
 use super::RpcError;
 use crate::frame::{self, code, Decoder, FrameError, FrameRef, Kind, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
-use crate::io::AsyncReadExt;
+use crate::io::{AsyncRead, AsyncWrite};
 use crate::net::{TcpStream, ToSocketAddrs};
 
 /// Size of the reader's buffer, hence of its largest single read.
@@ -274,9 +275,38 @@ impl ClientBuilder {
     /// Outside a corio runtime.
     pub async fn connect(self, addr: impl ToSocketAddrs) -> io::Result<Client> {
         let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
         let peer = stream.peer_addr()?;
-        let stream = Rc::new(stream);
+        Ok(self.with_stream(stream, peer))
+    }
+
+    /// Starts a client over a stream that is already connected: any
+    /// [`AsyncRead`] + [`AsyncWrite`] stream (a Unix stream, a TLS stream,
+    /// the simulator's `corio::sim::net::TcpStream`). `peer` is what
+    /// [`Client::peer_addr`] reports.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use corio_net::net::TcpStream;
+    /// use corio_net::rpc::Client;
+    ///
+    /// corio_runtime::block_on(async {
+    ///     let stream = TcpStream::connect("127.0.0.1:7878").await.unwrap();
+    ///     let peer = stream.peer_addr().unwrap();
+    ///     let client = Client::builder().with_stream(stream, peer);
+    ///     let answer = client.call("echo", b"hi").await.unwrap();
+    ///     assert_eq!(answer, b"hi");
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Outside a corio runtime (it spawns the reader and writer tasks).
+    pub fn with_stream<S>(self, stream: S, peer: SocketAddr) -> Client
+    where
+        S: AsyncRead + AsyncWrite + Unpin + 'static,
+    {
+        let stream = Rc::new(Transport::new(stream));
         let shared = Rc::new(Shared {
             outbox: Rc::new(Outbox::default()),
             calls: RefCell::new(Calls { slots: CallTable::default(), closed: None, shutting_down: false }),
@@ -293,16 +323,19 @@ impl ClientBuilder {
         });
         let decoder = Decoder::with_max_frame_size(self.max_frame_size);
         let reader = spawn(read_loop(shared.clone(), stream, decoder));
-        Ok(Client { connection: Rc::new(Connection { shared, reader, peer }) })
+        Client { connection: Rc::new(Connection { shared, reader, peer }) }
     }
 }
 
 /// The reader task: decode answers, fill slots, wake callers.
-async fn read_loop(shared: Rc<Shared>, stream: Rc<TcpStream>, decoder: Decoder) {
+async fn read_loop<S>(shared: Rc<Shared>, stream: Rc<Transport<S>>, decoder: Decoder)
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
     let mut buffer = ReadBuffer::with_capacity(READ_BUFFER);
     let mut wakers = Vec::new();
     let reason = loop {
-        let n = match (&*stream).read(buffer.unfilled()).await {
+        let n = match stream.read(buffer.unfilled()).await {
             Ok(0) if !buffer.is_empty() => break FrameError::UnexpectedEof { buffered: buffer.len() }.into(),
             Ok(0) if shared.calls.borrow().shutting_down => {
                 // After the server's shutdown notice, an orderly end of

@@ -1,4 +1,4 @@
-//! Remote procedure calls over TCP: a multiplexed [`Client`] and a
+//! Remote procedure calls over TCP (or any byte stream): a multiplexed [`Client`] and a
 //! [`Server`] with routes, limits and graceful shutdown.
 //!
 //! The bytes on the wire are [frames](crate::frame), documented in
@@ -16,6 +16,8 @@
 //!   connection errors, backpressure, the shutdown notice;
 //! - `outbox.rs`: the shared outgoing buffer and writer task both sides use,
 //!   which batches the frames of one tick into one write;
+//! - `transport.rs`: what it runs over: any stream with corio's I/O
+//!   traits, and any [`Listener`] of them (TCP's, the simulator's, yours);
 //! - `error.rs`: [`RpcError`];
 //! - `typed.rs` (feature `serde`): `Client::call_typed` and
 //!   `Server::route_typed`, serde values encoded with postcard on top of the
@@ -70,9 +72,11 @@ mod client;
 mod error;
 mod outbox;
 mod server;
+mod transport;
 #[cfg(feature = "serde")]
 mod typed;
 
 pub use client::{Client, ClientBuilder};
 pub use error::RpcError;
 pub use server::{Request, Server, DEFAULT_MAX_IN_FLIGHT, DEFAULT_SHUTDOWN_GRACE};
+pub use transport::Listener;

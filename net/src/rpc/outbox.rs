@@ -13,8 +13,8 @@ use std::io;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use crate::io::AsyncWriteExt;
-use crate::net::TcpStream;
+use super::transport::Transport;
+use crate::io::{AsyncRead, AsyncWrite};
 
 /// Buffers above this size are released after they are written, so one
 /// burst does not pin its memory for the connection's life.
@@ -91,7 +91,10 @@ impl Outbox {
     /// # Errors
     ///
     /// The first write error; the caller fails the connection.
-    pub(crate) async fn run(self: Rc<Self>, stream: Rc<TcpStream>) -> io::Result<()> {
+    pub(crate) async fn run<S>(self: Rc<Self>, stream: Rc<Transport<S>>) -> io::Result<()>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + 'static,
+    {
         let mut batch = Vec::new();
         loop {
             let closing = poll_fn(|cx| {
@@ -115,10 +118,10 @@ impl Outbox {
             .await;
             if closing {
                 // Ignore errors: the peer may already be gone.
-                let _ = stream.shutdown(std::net::Shutdown::Write);
+                let _ = stream.shutdown().await;
                 return Ok(());
             }
-            (&*stream).write_all(&batch).await?;
+            stream.write_all(&batch).await?;
             batch.clear();
             if batch.capacity() > KEEP_CAPACITY {
                 batch = Vec::new();

@@ -35,7 +35,7 @@
 //! then cancelled and answered with code 3).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
@@ -51,10 +51,10 @@ use corio_runtime::{spawn, JoinHandle};
 use pin_project_lite::pin_project;
 
 use super::outbox::Outbox;
+use super::transport::{Listener, Transport};
 use super::RpcError;
 use crate::frame::{self, code, Decoder, FrameError, FrameRef, Kind, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
-use crate::io::AsyncReadExt;
-use crate::net::{TcpListener, TcpStream};
+use crate::io::{AsyncRead, AsyncWrite};
 
 /// Default limit of requests running at once per connection.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
@@ -255,12 +255,13 @@ impl Server {
         self
     }
 
-    /// Serves connections from `listener` forever.
+    /// Serves connections from `listener` forever: a `TcpListener`, or any
+    /// other [`Listener`] (the simulator's, your own).
     ///
     /// # Errors
     ///
     /// An error of the listener itself (transient accept errors are retried).
-    pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
+    pub async fn serve<L: Listener>(self, listener: L) -> io::Result<()> {
         self.serve_with_shutdown(listener, std::future::pending()).await
     }
 
@@ -283,15 +284,15 @@ impl Server {
     /// # Errors
     ///
     /// As [`serve`](Server::serve).
-    pub async fn serve_with_shutdown(
+    pub async fn serve_with_shutdown<L: Listener>(
         self,
-        listener: TcpListener,
+        listener: L,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
         let grace = self.shutdown_grace;
         let state = Rc::new(ServerState {
             config: self,
-            connections: RefCell::new(HashMap::new()),
+            connections: RefCell::new(BTreeMap::new()),
             next_connection: Cell::new(0),
             shutting_down: Cell::new(false),
             idle: RefCell::new(None),
@@ -359,7 +360,9 @@ impl fmt::Debug for Server {
 struct ServerState {
     config: Server,
     /// Open connections, so shutdown can reach them.
-    connections: RefCell<HashMap<u64, Rc<Connection>>>,
+    /// A `BTreeMap`, so shutdown visits them in a fixed order (a simulated
+    /// run must not depend on a hasher's seed).
+    connections: RefCell<BTreeMap<u64, Rc<Connection>>>,
     next_connection: Cell<u64>,
     /// Set once shutdown has begun: connections accepted after that start
     /// with the shutdown notice.
@@ -377,10 +380,12 @@ impl ServerState {
         self.connections.borrow().values().cloned().collect()
     }
 
-    fn start_connection(self: &Rc<Self>, stream: TcpStream, peer: SocketAddr) {
+    fn start_connection<S>(self: &Rc<Self>, stream: S, peer: SocketAddr)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + 'static,
+    {
         let id = self.next_connection.get();
         self.next_connection.set(id + 1);
-        let _ = stream.set_nodelay(true);
         let connection = Rc::new(Connection {
             id,
             peer,
@@ -397,7 +402,7 @@ impl ServerState {
             connection.begin_shutdown();
         }
         self.connections.borrow_mut().insert(id, connection.clone());
-        spawn(run_connection(self.clone(), connection, Rc::new(stream)));
+        spawn(run_connection(self.clone(), connection, Rc::new(Transport::new(stream))));
     }
 
     /// Resolves once no connection is open.
@@ -497,7 +502,10 @@ impl Violation {
     }
 }
 
-async fn run_connection(server: Rc<ServerState>, connection: Rc<Connection>, stream: Rc<TcpStream>) {
+async fn run_connection<S>(server: Rc<ServerState>, connection: Rc<Connection>, stream: Rc<Transport<S>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
     let writer_connection = connection.clone();
     let writer = connection.outbox.clone().run(stream.clone());
     let writer = spawn(async move {
@@ -541,21 +549,24 @@ async fn run_connection(server: Rc<ServerState>, connection: Rc<Connection>, str
         // closing with unread bytes does not reset the connection before
         // the client has read our last frames.
         let mut scratch = [0u8; 4096];
-        let _ = timeout(LINGER, async { while let Ok(1..) = (&*stream).read(&mut scratch).await {} }).await;
+        let _ = timeout(LINGER, async { while let Ok(1..) = stream.read(&mut scratch).await {} }).await;
     }
     server.closed(connection.id);
 }
 
 impl Connection {
     /// The reader: decode frames and handle them until the connection ends.
-    fn poll_frames(
+    fn poll_frames<S>(
         self: &Rc<Self>,
         server: &ServerState,
-        stream: &TcpStream,
+        stream: &Transport<S>,
         buffer: &mut ReadBuffer,
         decoder: &Decoder,
         cx: &mut Context<'_>,
-    ) -> Poll<End> {
+    ) -> Poll<End>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + 'static,
+    {
         self.set_reader(cx.waker());
         for _ in 0..FRAMES_PER_POLL {
             if let Some(force) = self.forced.get() {
@@ -582,7 +593,7 @@ impl Connection {
                     return Poll::Ready(End::Violation(Violation::from_frame_error(&error, buffer)))
                 }
             }
-            match stream.poll_read_ref(cx, buffer.unfilled()) {
+            match stream.poll_read(cx, buffer.unfilled()) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) => {
                     return Poll::Ready(match decoder.decode_eof(buffer) {
@@ -614,10 +625,13 @@ impl Connection {
     /// answers, or the delayed-ACK timer fires tens of milliseconds later.
     /// `TCP_QUICKACK` sends the ACK now. When the frames did produce an
     /// answer, the answer carries the ACK and no syscall is spent.
-    fn acknowledge_if_silent(&self, stream: &TcpStream) {
+    fn acknowledge_if_silent<S>(&self, stream: &Transport<S>)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + 'static,
+    {
         if let Some(pushes) = self.read_at.take() {
             if pushes == self.outbox.pushes() {
-                acknowledge_now(stream);
+                stream.acknowledge_now();
             }
         }
     }
@@ -753,7 +767,9 @@ impl Connection {
     /// caller is told so (code 3: the call may have been partly done); when
     /// the connection is broken, nothing can be sent.
     fn cancel_all(&self, why: Force) {
-        let handles: Vec<(u64, JoinHandle<()>)> = self.running.borrow_mut().drain().collect();
+        let mut handles: Vec<(u64, JoinHandle<()>)> = self.running.borrow_mut().drain().collect();
+        // In id order, not the hasher's: a simulated run replays exactly.
+        handles.sort_unstable_by_key(|&(id, _)| id);
         for (id, handle) in handles {
             handle.abort();
             if let Force::GraceOver = why {
@@ -812,20 +828,6 @@ impl Connection {
 /// frame is then dropped rather than sent malformed).
 fn encode_error(out: &mut Vec<u8>, id: u64, code: u16, message: &str) {
     let _ = FrameRef::Error { id, code, message }.encode(out);
-}
-
-/// Sends the ACK for everything received so far now (`TCP_QUICKACK`;
-/// Linux only, elsewhere a no-op). Best effort: an error changes nothing.
-///
-/// Building with `RUSTFLAGS="--cfg corio_rpc_no_quickack"` turns it off,
-/// which brings back issue 11's defect 1 (a cancel from a client with
-/// Nagle's algorithm on waits for the answer it should prevent): the
-/// tests `rpc_protocol` and `rpc_model` then fail, as they should.
-fn acknowledge_now(stream: &TcpStream) {
-    #[cfg(all(any(target_os = "linux", target_os = "android"), not(corio_rpc_no_quickack)))]
-    let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
-    #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(corio_rpc_no_quickack))))]
-    let _ = stream;
 }
 
 /// A handler's future in a box that outlives it (`Server::route`).

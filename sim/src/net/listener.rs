@@ -105,3 +105,12 @@ impl fmt::Debug for TcpListener {
         f.debug_struct("sim::TcpListener").field("addr", &self.addr).finish()
     }
 }
+
+/// The RPC server serves a simulated listener as it serves a TCP one.
+impl corio_net::rpc::Listener for TcpListener {
+    type Stream = TcpStream;
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        TcpListener::poll_accept(self, cx)
+    }
+}
