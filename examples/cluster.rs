@@ -34,7 +34,7 @@ use corio::rpc::{Client, RpcError, Server};
 use corio::sync::Semaphore;
 
 /// Integers per work item: item `i` is the range `i * SPAN .. (i + 1) * SPAN`.
-const SPAN: u64 = 10_000;
+pub const SPAN: u64 = 10_000;
 
 /// How long a call may take before the coordinator gives up on it.
 const CALL_DEADLINE: Duration = Duration::from_secs(2);
@@ -152,11 +152,7 @@ impl Worker {
             corio::block_on(async move {
                 let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
                 tx.send(listener.local_addr().unwrap()).unwrap();
-                let server = Server::new().route("sum_squares", move |request| async move {
-                    let (start, end) = decode_range(request.payload())?;
-                    corio::time::sleep(work_delay).await; // stands in for real latency
-                    Ok(sum_of_squares(start, end).to_be_bytes().to_vec())
-                });
+                let server = worker_server(move |_| work_delay);
                 let serving = server.serve_with_shutdown(listener, stop_here.wait());
                 // Killed: return now. `block_on` drops the runtime, and with
                 // it every task and socket, like a crashed process would.
@@ -166,6 +162,21 @@ impl Worker {
         let addr = rx.recv().expect("worker started");
         Worker { addr, stop, kill, thread }
     }
+}
+
+/// A worker's RPC server: one route, `sum_squares`, whose handler waits
+/// `delay(start)` (standing in for real latency) and answers the sum.
+/// `examples/sim_cluster.rs` runs this same server in a simulated world.
+pub fn worker_server(delay: impl Fn(u64) -> Duration + 'static) -> Server {
+    let delay = Rc::new(delay);
+    Server::new().route("sum_squares", move |request| {
+        let delay = delay.clone();
+        async move {
+            let (start, end) = decode_range(request.payload())?;
+            corio::time::sleep(delay(start)).await;
+            Ok(sum_of_squares(start, end).to_be_bytes().to_vec())
+        }
+    })
 }
 
 /// The coordinator: one task per item, at most `window` in flight.
@@ -295,7 +306,7 @@ fn is_node_down(error: &RpcError) -> bool {
         || error.code() == corio::frame::code::SHUTTING_DOWN
 }
 
-fn decode_range(payload: &[u8]) -> Result<(u64, u64), RpcError> {
+pub fn decode_range(payload: &[u8]) -> Result<(u64, u64), RpcError> {
     let bad = || RpcError::Decode { type_name: "(u64, u64)".into(), reason: "expected 16 bytes".into() };
     let bytes: [u8; 16] = payload.try_into().map_err(|_| bad())?;
     let (start, end) = bytes.split_at(8);
@@ -303,12 +314,12 @@ fn decode_range(payload: &[u8]) -> Result<(u64, u64), RpcError> {
 }
 
 /// The work: sum of `k^2` for `k` in `start..end`, the slow way.
-fn sum_of_squares(start: u64, end: u64) -> u128 {
+pub fn sum_of_squares(start: u64, end: u64) -> u128 {
     (start..end).map(|k| u128::from(k) * u128::from(k)).sum()
 }
 
 /// Sum of `k^2` for `k < n`: `(n - 1) n (2n - 1) / 6`.
-fn sum_of_squares_closed_form(n: u64) -> u128 {
+pub fn sum_of_squares_closed_form(n: u64) -> u128 {
     let n = u128::from(n);
     if n == 0 {
         return 0;

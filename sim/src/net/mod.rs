@@ -222,6 +222,10 @@ impl End {
 #[derive(Debug)]
 struct Conn {
     ends: [End; 2],
+    /// `TcpStream`s (and so halves) alive for this connection, one per end
+    /// at most. It is freed once both ends are closed and none is left: a
+    /// stream whose end died in a crash still reads and writes errors.
+    handles: u8,
 }
 
 /// A listening socket.
@@ -325,7 +329,10 @@ impl Net {
         log: &mut Log,
     ) -> ConnId {
         let conn = self.conns.len();
-        self.conns.push(Some(Conn { ends: [End::new(node, local, now), End::new(target, remote, now)] }));
+        self.conns.push(Some(Conn {
+            ends: [End::new(node, local, now), End::new(target, remote, now)],
+            handles: 1,
+        }));
         self.send(now, conn, 1, Kind::Syn, log);
         conn
     }
@@ -473,8 +480,10 @@ impl Net {
     /// are closed.
     pub(crate) fn release(&mut self, now: Instant, conn: ConnId, side: usize, log: &mut Log) {
         let Some(c) = self.conns[conn].as_mut() else { return };
+        c.handles -= 1;
         let end = &mut c.ends[side];
         if end.released {
+            self.free_if_closed(conn);
             return;
         }
         end.released = true;
@@ -493,7 +502,9 @@ impl Net {
     }
 
     fn free_if_closed(&mut self, conn: ConnId) {
-        let both_closed = self.conns[conn].as_ref().is_some_and(|c| c.ends.iter().all(|end| end.released));
+        let both_closed = self.conns[conn]
+            .as_ref()
+            .is_some_and(|c| c.handles == 0 && c.ends.iter().all(|end| end.released));
         if both_closed {
             self.conns[conn] = None;
         }
@@ -546,8 +557,9 @@ impl Net {
             return Err(io::Error::new(io::ErrorKind::NotConnected, "the simulated listener is closed"));
         };
         let conn = listening.backlog.pop_front();
-        if conn.is_none() {
-            crate::world::store_waker(&mut listening.acceptor, waker);
+        match conn {
+            Some(conn) => self.conns[conn].as_mut().expect("a backlog connection is live").handles += 1,
+            None => crate::world::store_waker(&mut listening.acceptor, waker),
         }
         Ok(conn)
     }
@@ -620,6 +632,11 @@ impl Net {
         });
         match kind {
             Kind::Syn => {
+                if self.end(conn, to).released {
+                    // Its node crashed while the SYN was held: the
+                    // connecting side has been sent a reset already.
+                    return;
+                }
                 let addr = self.end(conn, to).addr;
                 let listening = self.listeners.get_mut(&addr).filter(|_| nodes[to_node].up);
                 let accepted = listening.is_some();
