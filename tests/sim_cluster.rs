@@ -75,7 +75,12 @@ fn the_broken_coordinator_is_found_shrunk_and_replayed() {
     let again = again.failure.expect("the seed fails again");
     assert_eq!((again.seed, again.digest, &again.error), (failure.seed, failure.digest, &failure.error));
     // The correct coordinator passes that very seed.
-    let fixed = Harness::new().first_seed(failure.seed).seeds(1).quiet().config(config).search(test(&Scenario::default()));
+    let fixed = Harness::new()
+        .first_seed(failure.seed)
+        .seeds(1)
+        .quiet()
+        .config(config)
+        .search(test(&Scenario::default()));
     assert!(fixed.failure.is_none(), "{:?}", fixed.failure);
 }
 
@@ -146,7 +151,10 @@ fn rpc_connection_lost_through_a_crash_and_a_reset() {
         "{crashed:?}"
     );
     assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::ConnectionRefused);
-    assert!(matches!(&reset, Err(RpcError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset), "{reset:?}");
+    assert!(
+        matches!(&reset, Err(RpcError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "{reset:?}"
+    );
     assert!(matches!(after_reset, Err(RpcError::Io(_))), "{after_reset:?}");
 }
 
