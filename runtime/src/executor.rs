@@ -440,11 +440,22 @@ impl Runtime {
         &self.core.injector
     }
 
-    /// Polls up to `budget` queued tasks, once each.
+    /// Polls up to `budget` queued tasks, once each: first in, first out,
+    /// or drawn from the seed (`Builder::seeded_order`). Chosen here, once
+    /// per tick, so the FIFO path pays nothing per task for the other.
     fn tick(&self) {
+        if self.core.run_queue.is_seeded() {
+            self.tick_with(RunQueue::pop_drawn);
+        } else {
+            self.tick_with(RunQueue::pop);
+        }
+    }
+
+    #[inline(always)]
+    fn tick_with(&self, pop: impl Fn(&RunQueue) -> Option<task::Task>) {
         let core = &*self.core;
         for _ in 0..self.config.budget {
-            let Some(task) = core.run_queue.pop() else {
+            let Some(task) = pop(&core.run_queue) else {
                 return;
             };
             bump(&core.counters.polls, 1);

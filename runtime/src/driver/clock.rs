@@ -41,6 +41,10 @@ impl VirtualTime {
         VirtualTime { start: Instant::now(), elapsed: AtomicU64::new(0) }
     }
 
+    /// Out of line, so a real clock's `Clock::now` stays as small (and as
+    /// inlined) as before virtual clocks could be shared.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn now(&self) -> Instant {
         self.start + self.elapsed()
     }
@@ -75,6 +79,7 @@ impl Clock {
     }
 
     /// The time now.
+    #[inline]
     pub(crate) fn now(&self) -> Instant {
         match self {
             Clock::Real { last } => {
@@ -90,6 +95,7 @@ impl Clock {
     /// park and whenever a task asks for `Instant::now` (which `sleep` does).
     /// Never ahead of [`now`](Clock::now), so a deadline at or before it has
     /// certainly passed; one after it may have passed since.
+    #[inline]
     pub(crate) fn last_reading(&self) -> Instant {
         match self {
             Clock::Real { last } => last.get(),
