@@ -364,12 +364,14 @@ fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// One seed of a twin: the total it computed.
+type Twin = fn(u64) -> u128;
+
 /// `SIM_SEEDS=N cargo bench --bench sim`: runs N seeds of each twin and
 /// prints seeds per minute of CPU time (and of wall time), instead of the
 /// criterion run.
 fn seeds_per_minute(n: u64) {
-    let twins: [(&str, fn(u64) -> u128); 2] =
-        [("turmoil", turmoil_twin::run_seed), ("corio", corio_twin::run_seed)];
+    let twins: [(&str, Twin); 2] = [("turmoil", turmoil_twin::run_seed), ("corio", corio_twin::run_seed)];
     for (name, run) in twins {
         let (cpu, wall) = (cpu_time().unwrap_or_default(), std::time::Instant::now());
         for seed in 0..n {

@@ -259,7 +259,7 @@ impl Harness {
             let recheck = index == 0
                 || self.only.is_some()
                 || outcome.result.is_err()
-                || self.recheck_every.is_some_and(|n| index as u64 % n == 0);
+                || self.recheck_every.is_some_and(|n| (index as u64).is_multiple_of(n));
             let second = recheck.then(|| self.run_seed(seed, &self.skip, &mut test));
             if second.is_some() {
                 report.rechecked += 1;
