@@ -5,7 +5,7 @@
 //! (`bind`, `accept`, `connect`, `AsyncRead`/`AsyncWrite`, `split` and
 //! `into_split`, the same error kinds), so code written against those
 //! traits runs here unchanged. Underneath there is no socket: a
-//! connection is two [`End`]s in the world's [`Net`], and everything that
+//! connection is two `End`s in the world's `Net`, and everything that
 //! crosses between nodes is a *segment* (connect, data, end of stream,
 //! reset) with a delivery time, in one queue the world pops in time order.
 //!
