@@ -51,7 +51,10 @@
 //!    [`time::timeout`], [`time::interval`], [`time::Instant`]: futures
 //!    that reach their driver through the context.
 //! 7. `executor.rs`: [`Runtime`], the tick loop, [`block_on`], [`spawn`],
-//!    and `Scheduler`, the executor's side of the `Schedule` seam.
+//!    and `Scheduler`, the executor's side of the `Schedule` seam; and how
+//!    a simulator drives runtimes from outside ([`Runtime::run_until_stalled`],
+//!    [`Builder::seeded_order`], [`time::VirtualClock`]: the `corio-sim`
+//!    crate, `docs/SIMULATION.md`).
 //! 8. `handoff.rs` and `handle.rs`: a result handed over from another
 //!    thread, and [`Handle`], how other threads start work on a runtime.
 //! 9. [`sync`]: [`sync::oneshot`], [`sync::mpsc`], [`sync::Notify`],
