@@ -19,6 +19,10 @@
 //!   Both pools are warm after the first iteration (idle threads wait 10 s
 //!   before exiting). corio and tokio only.
 //!
+//! `spawn_complete`, `wake_pingpong` and `yield_1m` also run corio with
+//! tracing on (`corio-traced`: `Builder::trace_capacity`, the trace kept
+//! in memory), the cost of `corio::trace` (`docs/BENCHMARKS.md`, "Tracing").
+//!
 //! Run it pinned to one core, on an otherwise quiet machine:
 //!
 //! ```text
@@ -46,6 +50,15 @@ const TIMERS: usize = 100_000;
 const TIMER_DELAY: Duration = Duration::from_secs(60);
 const BLOCKING_JOBS: u64 = 1_000;
 
+/// corio's runtimes: plain, and recording a trace (the last 2^20 events,
+/// in memory), under the function names `corio` and `corio-traced`.
+fn corio_runtimes() -> [(&'static str, corio::Runtime); 2] {
+    [
+        ("corio", corio::Runtime::new().unwrap()),
+        ("corio-traced", corio::Runtime::builder().trace_capacity(1 << 20).build().unwrap()),
+    ]
+}
+
 fn tokio_rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()
 }
@@ -70,20 +83,21 @@ fn configure<'a>(
 fn spawn_complete(c: &mut Criterion) {
     let mut group = configure(c, "spawn_complete", SPAWN_TASKS as u64);
 
-    let rt = corio::Runtime::new().unwrap();
-    group.bench_function("corio", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let mut handles = Vec::with_capacity(SPAWN_TASKS);
-                for i in 0..SPAWN_TASKS {
-                    handles.push(corio::spawn(async move { black_box(i) }));
-                }
-                for handle in handles {
-                    black_box(handle.await.unwrap());
-                }
+    for (name, rt) in corio_runtimes() {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let mut handles = Vec::with_capacity(SPAWN_TASKS);
+                    for i in 0..SPAWN_TASKS {
+                        handles.push(corio::spawn(async move { black_box(i) }));
+                    }
+                    for handle in handles {
+                        black_box(handle.await.unwrap());
+                    }
+                })
             })
-        })
-    });
+        });
+    }
 
     let rt = tokio_rt();
     group.bench_function("tokio", |b| {
@@ -171,17 +185,18 @@ fn pingpong_pair() -> (impl Future<Output = ()>, impl Future<Output = ()>) {
 fn wake_pingpong(c: &mut Criterion) {
     let mut group = configure(c, "wake_pingpong", PINGPONG_HOPS);
 
-    let rt = corio::Runtime::new().unwrap();
-    group.bench_function("corio", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let (ping, pong) = pingpong_pair();
-                let (ping, pong) = (corio::spawn(ping), corio::spawn(pong));
-                ping.await.unwrap();
-                pong.await.unwrap();
+    for (name, rt) in corio_runtimes() {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let (ping, pong) = pingpong_pair();
+                    let (ping, pong) = (corio::spawn(ping), corio::spawn(pong));
+                    ping.await.unwrap();
+                    pong.await.unwrap();
+                })
             })
-        })
-    });
+        });
+    }
 
     let rt = tokio_rt();
     let local = tokio::task::LocalSet::new();
@@ -215,20 +230,21 @@ fn wake_pingpong(c: &mut Criterion) {
 fn yield_1m(c: &mut Criterion) {
     let mut group = configure(c, "yield_1m", YIELDS);
 
-    let rt = corio::Runtime::new().unwrap();
-    group.bench_function("corio", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                corio::spawn(async {
-                    for _ in 0..YIELDS {
-                        corio::task::yield_now().await;
-                    }
+    for (name, rt) in corio_runtimes() {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    corio::spawn(async {
+                        for _ in 0..YIELDS {
+                            corio::task::yield_now().await;
+                        }
+                    })
+                    .await
+                    .unwrap()
                 })
-                .await
-                .unwrap()
             })
-        })
-    });
+        });
+    }
 
     let rt = tokio_rt();
     group.bench_function("tokio", |b| {

@@ -2,7 +2,11 @@
 //! none of it when one worker dies mid-run.
 //!
 //! Run with `cargo run --example cluster` (optionally give an item count:
-//! `-- 1000`).
+//! `-- 1000`). With `--trace FILE` every runtime (the coordinator's and the
+//! three workers') records a trace into FILE, one process each on one time
+//! axis; open it in <https://ui.perfetto.dev> to see the killed worker's
+//! calls fail and move to the others (`cargo run --example cluster -- 60
+//! --trace target/cluster.json`).
 //!
 //! Each work item is "the sum of the squares of a range of integers". The
 //! coordinator, one task per item on one thread, sends items round-robin to
@@ -23,6 +27,7 @@
 use std::cell::Cell;
 use std::future::poll_fn;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -40,8 +45,15 @@ pub const SPAN: u64 = 10_000;
 const CALL_DEADLINE: Duration = Duration::from_secs(2);
 
 fn main() -> ExitCode {
-    let items = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(300);
-    let config = Config { items, kill_after: Some(items / 2), ..Config::default() };
+    let (mut items, mut trace) = (300, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--trace" => trace = args.next().map(PathBuf::from),
+            n => items = n.parse().expect("usage: cluster [ITEMS] [--trace FILE]"),
+        }
+    }
+    let config = Config { items, kill_after: Some(items / 2), trace, ..Config::default() };
     let summary = run(&config);
     println!(
         "cluster: {} items over {} workers, worker {} killed after {} results",
@@ -86,6 +98,8 @@ pub struct Config {
     pub victim: usize,
     /// Simulated latency of each item on a worker.
     pub work_delay: Duration,
+    /// Record a trace of every runtime into this file.
+    pub trace: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -97,6 +111,7 @@ impl Default for Config {
             kill_after: None,
             victim: 1,
             work_delay: Duration::from_millis(3),
+            trace: None,
         }
     }
 }
@@ -122,10 +137,11 @@ pub struct Summary {
 
 /// Starts the workers, runs the coordinator, stops the workers.
 pub fn run(config: &Config) -> Summary {
-    let workers: Vec<Worker> = (0..config.workers).map(|_| Worker::start(config.work_delay)).collect();
+    let workers: Vec<Worker> =
+        (0..config.workers).map(|i| Worker::start(i, config.work_delay, config.trace.clone())).collect();
     let addrs: Vec<SocketAddr> = workers.iter().map(|w| w.addr).collect();
     let kill = |victim: usize| workers[victim].kill.raise();
-    let summary = corio::block_on(coordinate(config, &addrs, kill));
+    let summary = runtime(config.trace.as_ref()).block_on(coordinate(config, &addrs, kill));
     for worker in workers {
         worker.stop.raise();
         worker.thread.join().expect("worker thread panicked");
@@ -144,12 +160,13 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(work_delay: Duration) -> Worker {
+    fn start(index: usize, work_delay: Duration, trace: Option<PathBuf>) -> Worker {
         let (stop, kill) = (Signal::default(), Signal::default());
         let (tx, rx) = std::sync::mpsc::channel();
         let (stop_here, kill_here) = (stop.clone(), kill.clone());
-        let thread = std::thread::spawn(move || {
-            corio::block_on(async move {
+        let thread = std::thread::Builder::new().name(format!("worker {index}"));
+        let thread = thread.spawn(move || {
+            runtime(trace.as_ref()).block_on(async move {
                 let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
                 tx.send(listener.local_addr().unwrap()).unwrap();
                 let server = worker_server(move |_| work_delay);
@@ -159,6 +176,7 @@ impl Worker {
                 let _ = corio::race(serving, kill_here.wait()).await;
             })
         });
+        let thread = thread.expect("worker thread");
         let addr = rx.recv().expect("worker started");
         Worker { addr, stop, kill, thread }
     }
@@ -177,6 +195,18 @@ pub fn worker_server(delay: impl Fn(u64) -> Duration + 'static) -> Server {
             Ok(sum_of_squares(start, end).to_be_bytes().to_vec())
         }
     })
+}
+
+/// A runtime, recording a trace into `trace` if given. A killed worker's
+/// runtime is dropped like the others, so its part of the trace is written
+/// too.
+fn runtime(trace: Option<&PathBuf>) -> corio::Runtime {
+    let builder = corio::Runtime::builder();
+    let builder = match trace {
+        Some(path) => builder.trace(path),
+        None => builder,
+    };
+    builder.build().expect("runtime")
 }
 
 /// The coordinator: one task per item, at most `window` in flight.

@@ -3,6 +3,19 @@
 //! Run with `cargo run --release --example remote_tasks` (optionally give a
 //! call count: `-- 20000`).
 //!
+//! To see the coroutines suspend and resume, record a trace of a small run
+//! and open it in <https://ui.perfetto.dev> (or `chrome://tracing`):
+//!
+//! ```text
+//! cargo run --release --example remote_tasks -- 20 --trace target/remote_tasks.json
+//! cargo run --release --example trace_plot -- target/remote_tasks.json target/remote_tasks.svg
+//! ```
+//!
+//! Both runtimes write to the one file, one process each: every call task
+//! on the client's row of tasks, the handlers on the server's, a bar per
+//! poll, and arrows from whatever woke each poll (the reader task that
+//! found the answer, the socket that became readable, the handler's timer).
+//!
 //! The client side spawns one task per call. Each task sends a request and
 //! suspends at `client.call(..).await`: it is now a small heap object that
 //! sits in no queue, waiting for the reader task to find its answer. No
@@ -16,20 +29,24 @@
 //! runtime, none per call.
 
 use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use corio::net::TcpListener;
 use corio::rpc::{Client, Server};
+use corio::Runtime;
 
 fn main() {
-    let calls: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    let (calls, trace) = parse_args();
     let server_peak = Arc::new(AtomicUsize::new(0));
-    let addr = start_server(server_peak.clone());
+    let (addr, stop, server) = start_server(server_peak.clone(), trace.clone());
 
-    corio::block_on(async move {
+    runtime(trace.as_ref()).block_on(async move {
         let client = Client::connect(addr).await.expect("connect to the server");
         let latencies = Rc::new(RefCell::new(Vec::with_capacity(calls)));
         let suspended = Rc::new(Cell::new(0usize));
@@ -70,14 +87,47 @@ fn main() {
         );
         println!("  OS threads:       {} (client runtime + server runtime)", os_threads());
     });
+    // Stop the server gracefully, so that its runtime ends too (and writes
+    // its half of a trace).
+    stop.raise();
+    server.join().expect("server thread");
 }
 
-/// Starts the server on its own thread and runtime; returns its address.
-fn start_server(peak: Arc<AtomicUsize>) -> std::net::SocketAddr {
+/// `[CALLS] [--trace PATH]`.
+fn parse_args() -> (usize, Option<PathBuf>) {
+    let (mut calls, mut trace) = (100_000, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--trace" => trace = Some(PathBuf::from(args.next().expect("--trace needs a path"))),
+            n => calls = n.parse().expect("usage: remote_tasks [CALLS] [--trace PATH]"),
+        }
+    }
+    (calls, trace)
+}
+
+/// A runtime, recording a trace to `trace` if given.
+fn runtime(trace: Option<&PathBuf>) -> Runtime {
+    let builder = Runtime::builder();
+    let builder = match trace {
+        Some(path) => builder.trace(path),
+        None => builder,
+    };
+    builder.build().expect("runtime")
+}
+
+/// Starts the server on its own thread and runtime; returns its address,
+/// what stops it, and its thread.
+fn start_server(
+    peak: Arc<AtomicUsize>,
+    trace: Option<PathBuf>,
+) -> (std::net::SocketAddr, Stop, std::thread::JoinHandle<()>) {
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let stop = Stop::default();
+    let stopped = stop.clone();
+    let server = std::thread::Builder::new().name("server".into()).spawn(move || {
         let sleeping = Rc::new(Cell::new(0usize));
-        corio::block_on(async move {
+        runtime(trace.as_ref()).block_on(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             tx.send(listener.local_addr().unwrap()).unwrap();
             Server::new()
@@ -93,12 +143,43 @@ fn start_server(peak: Arc<AtomicUsize>) -> std::net::SocketAddr {
                         Ok(request.into_payload())
                     }
                 })
-                .serve(listener)
+                .serve_with_shutdown(listener, stopped.wait())
                 .await
                 .expect("server failed");
         })
     });
-    rx.recv().expect("server thread started")
+    let server = server.expect("server thread");
+    (rx.recv().expect("server thread started"), stop, server)
+}
+
+/// Stops the server from the main thread: a flag, and the waker of the
+/// task awaiting it (a `Waker` may be woken from any thread).
+#[derive(Clone, Default)]
+struct Stop(Arc<Mutex<(bool, Option<Waker>)>>);
+
+impl Stop {
+    fn raise(&self) {
+        let waker = {
+            let mut state = self.0.lock().unwrap();
+            state.0 = true;
+            state.1.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake(); // after the lock is released
+        }
+    }
+
+    async fn wait(self) {
+        poll_fn(|cx| {
+            let mut state = self.0.lock().unwrap();
+            if state.0 {
+                return Poll::Ready(());
+            }
+            state.1 = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+    }
 }
 
 /// The `Threads:` line of `/proc/self/status` (Linux); "?" elsewhere.

@@ -5,6 +5,9 @@
 //!
 //! Usage: bodies spawn|pingpong|timers|yield REPS
 //!
+//! Built with the `traced` feature (`TRACED=1 benches/callgrind.sh`), the
+//! bodies run on a runtime that records a trace in memory.
+//!
 //! Keep the bodies the same as in `benches/runtime.rs`. Each runs once
 //! unmeasured first (free lists and queues reach their working size), with
 //! different constants so the compiler cannot fold it into the measured one.
@@ -140,11 +143,20 @@ fn measured_yield(rt: &corio::Runtime) {
     yields(rt, black_box(YIELDS))
 }
 
+/// The runtime the bodies run on: traced with the `traced` feature.
+fn runtime() -> corio::Runtime {
+    #[cfg(feature = "traced")]
+    let builder = corio::Runtime::builder().trace_capacity(1 << 20);
+    #[cfg(not(feature = "traced"))]
+    let builder = corio::Runtime::builder();
+    builder.build().unwrap()
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_default();
     let reps: usize = args.next().map(|s| s.parse().expect("REPS is a number")).unwrap_or(3);
-    let rt = corio::Runtime::new().unwrap();
+    let rt = runtime();
     let measured: fn(&corio::Runtime) = match which.as_str() {
         "spawn" => {
             spawn(&rt, SPAWN_TASKS + 1);

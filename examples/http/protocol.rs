@@ -7,7 +7,7 @@
 //! responses; request heads are parsed with `httparse`), and the rules of
 //! RFC 9112 that decide where one request ends and the next begins. What
 //! each runtime supplies: sockets, the connection loop with its deadlines,
-//! and the `/stats` body.
+//! the `/stats` body, and a `/tasks` body if it can list its tasks.
 //!
 //! Framing is where servers get attacked (request smuggling: two parties
 //! disagreeing on where a request ends), so every rule of RFC 9112 §6 that
@@ -43,6 +43,10 @@ pub struct Config {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_header: usize,
+    /// `--track-tasks`: the runtime keeps task details for `/tasks`.
+    pub track_tasks: bool,
+    /// The `/tasks` body (a task dump), if the runtime has one; else 404.
+    pub tasks: Option<fn() -> String>,
 }
 
 impl Default for Config {
@@ -52,12 +56,14 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_header: 8192,
+            track_tasks: false,
+            tasks: None,
         }
     }
 }
 
-/// `--addr`, `--port`, `--header-timeout`, `--idle-timeout`, `--max-header`;
-/// on a bad flag, prints why and exits 2.
+/// `--addr`, `--port`, `--header-timeout`, `--idle-timeout`, `--max-header`,
+/// `--track-tasks` (no value); on a bad flag, prints why and exits 2.
 pub fn parse_args(program: &str) -> Config {
     parse_flags().unwrap_or_else(|e| {
         eprintln!("{program}: {e}");
@@ -69,8 +75,13 @@ fn parse_flags() -> Result<Config, String> {
     let mut host = "127.0.0.1".to_string();
     let (mut port, mut header_timeout, mut idle_timeout, mut max_header) =
         (8080u16, 10.0f64, 60.0f64, 8192usize);
+    let mut track_tasks = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--track-tasks" {
+            track_tasks = true;
+            continue;
+        }
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
         match flag.as_str() {
@@ -88,6 +99,8 @@ fn parse_flags() -> Result<Config, String> {
         header_timeout: Duration::from_secs_f64(header_timeout),
         idle_timeout: Duration::from_secs_f64(idle_timeout),
         max_header,
+        track_tasks,
+        tasks: None,
     })
 }
 
@@ -140,6 +153,7 @@ pub struct Connection {
     output: Vec<u8>,
     pending: Option<Pending>,
     max_header: usize,
+    tasks: Option<fn() -> String>,
 }
 
 /// A framing or syntax error: the status to answer before closing.
@@ -154,6 +168,7 @@ impl Connection {
             output: Vec::with_capacity(4096),
             pending: None,
             max_header: config.max_header,
+            tasks: config.tasks,
         }
     }
 
@@ -280,6 +295,10 @@ impl Connection {
                 ("GET" | "HEAD", "/") => (200, "OK", "text/plain", Cow::Borrowed(b"Hello, world!\n"), false),
                 ("GET" | "HEAD", "/stats") => {
                     (200, "OK", "application/json", Cow::Owned(stats().into_bytes()), false)
+                }
+                ("GET" | "HEAD", "/tasks") if self.tasks.is_some() => {
+                    let tasks = self.tasks.expect("checked by the guard");
+                    (200, "OK", "text/plain", Cow::Owned(tasks().into_bytes()), false)
                 }
                 ("GET" | "HEAD", _) => (404, "Not Found", "text/plain", Cow::Borrowed(b"not found\n"), false),
                 ("POST" | "PUT" | "DELETE" | "CONNECT" | "OPTIONS" | "TRACE" | "PATCH", _) => {

@@ -13,18 +13,24 @@
 //! limit. Every response has a `Date`; a 405 says what is `Allow`ed.
 //!
 //! Routes: `GET /` says hello; `GET /stats` returns the runtime's counters
-//! (`corio::stats()`) as JSON.
+//! (`corio::stats()`) as JSON; `GET /tasks` a dump of every task
+//! (`corio::dump()`): its state and what it waits on (the listener, a
+//! connection's socket, a timer); with `--track-tasks`, also each task's
+//! spawn site, polls and time since its last poll, and the sockets'
+//! addresses. A way to see what a running server is doing, no signal needed.
 //!
 //! ```sh
 //! cargo run --release --example http_server -- --port 8080
 //! curl -v http://127.0.0.1:8080/stats
+//! curl http://127.0.0.1:8080/tasks
 //! wrk -t1 -c50 -d10s http://127.0.0.1:8080/
 //! ```
 //!
 //! Flags: `--addr` (default 127.0.0.1), `--port` (default 8080),
 //! `--header-timeout` (seconds to receive a request's headers, default 10),
 //! `--idle-timeout` (seconds a keep-alive connection may sit idle, default 60),
-//! `--max-header` (bytes, default 8192).
+//! `--max-header` (bytes, default 8192), `--track-tasks` (no value: keep
+//! task details for `/tasks`, at the cost of a table update per poll).
 //!
 //! SIGINT (Ctrl-C) or SIGTERM stops it gracefully (`examples/shutdown/mod.rs`):
 //! no new connections; idle keep-alive connections close at once; one with a
@@ -32,7 +38,7 @@
 //! answers it, and closes; then it exits 0.
 //!
 //! This file is the corio half: sockets, the connection loop with its
-//! deadlines, and the `/stats` body. Parsing, routing and responses are in
+//! deadlines, and the `/stats` and `/tasks` bodies. Parsing, routing and responses are in
 //! `examples/http/protocol.rs`, shared with `http_server_tokio`, the same
 //! server on tokio (`benches/real_servers.sh` races the two).
 //!
@@ -60,8 +66,10 @@ use shutdown::Shutdown;
 const GRACE: Duration = Duration::from_secs(10);
 
 fn main() {
-    let config = protocol::parse_args("http_server");
-    corio::block_on(async move {
+    let mut config = protocol::parse_args("http_server");
+    config.tasks = Some(tasks_text);
+    let runtime = corio::Runtime::builder().track_tasks(config.track_tasks).build().expect("runtime");
+    runtime.block_on(async move {
         let listener = TcpListener::bind(config.addr).await.expect("bind");
         let signals = shutdown::signals().expect("signal handlers");
         println!("http_server listening on http://{}", listener.local_addr().unwrap());
@@ -129,6 +137,11 @@ async fn serve(mut stream: TcpStream, config: Config, mut shutdown: Shutdown) {
             }
         }
     }
+}
+
+/// The `/tasks` page: `corio::dump()`, one line per task.
+fn tasks_text() -> String {
+    corio::dump().to_string()
 }
 
 fn stats_json() -> String {

@@ -29,6 +29,11 @@ use protocol::{response, Config, Connection, Next};
 
 fn main() {
     let config = protocol::parse_args("http_server_tokio");
+    if config.track_tasks {
+        eprintln!(
+            "http_server_tokio: --track-tasks is corio's (`/tasks`); tokio's task dumps need unstable cfgs"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async move {
         let listener = TcpListener::bind(config.addr).await.expect("bind");

@@ -58,10 +58,7 @@ impl UdpSocket {
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let addrs = addr::resolve(&addr).await?;
         addr::try_each(addrs, |addr| {
-            std::future::ready(
-                mio::net::UdpSocket::bind(addr)
-                    .and_then(|socket| Ok(UdpSocket { io: IoSource::new(socket)? })),
-            )
+            std::future::ready(mio::net::UdpSocket::bind(addr).and_then(UdpSocket::from_mio))
         })
         .await
     }
@@ -77,7 +74,13 @@ impl UdpSocket {
     /// Panics when called outside a corio runtime.
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         socket.set_nonblocking(true)?;
-        Ok(UdpSocket { io: IoSource::new(mio::net::UdpSocket::from_std(socket))? })
+        UdpSocket::from_mio(mio::net::UdpSocket::from_std(socket))
+    }
+
+    fn from_mio(socket: mio::net::UdpSocket) -> io::Result<UdpSocket> {
+        let io = IoSource::new(socket)?;
+        io.describe(|s| s.local_addr().map_or_else(|_| "udp".to_owned(), |a| format!("udp {a}")));
+        Ok(UdpSocket { io })
     }
 
     /// Sets the default peer for [`send`](UdpSocket::send) and the only

@@ -62,6 +62,7 @@ impl UnixListener {
     /// Panics when called outside a corio runtime.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let io = IoSource::new(mio::net::UnixListener::bind(path)?)?;
+        io.describe(|l| format!("unix listener {}", unix_name(l.local_addr())));
         Ok(UnixListener { io, acceptor: Acceptor::default() })
     }
 
@@ -142,7 +143,9 @@ impl UnixStream {
     }
 
     fn from_mio(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
-        Ok(UnixStream { io: IoSource::new(stream)? })
+        let io = IoSource::new(stream)?;
+        io.describe(|s| format!("unix {} -> {}", unix_name(s.local_addr()), unix_name(s.peer_addr())));
+        Ok(UnixStream { io })
     }
 
     /// The local address.
@@ -307,7 +310,9 @@ impl UnixDatagram {
     }
 
     fn from_mio(socket: mio::net::UnixDatagram) -> io::Result<UnixDatagram> {
-        Ok(UnixDatagram { io: IoSource::new(socket)? })
+        let io = IoSource::new(socket)?;
+        io.describe(|s| format!("unix datagram {}", unix_name(s.local_addr())));
+        Ok(UnixDatagram { io })
     }
 
     /// Sets the default peer for `send` / `recv`.
@@ -398,3 +403,11 @@ macro_rules! debug_and_fd {
 }
 
 debug_and_fd!(UnixListener, UnixStream, UnixDatagram);
+
+/// A Unix socket address for task dumps and traces: its path, or "unnamed".
+fn unix_name(addr: io::Result<SocketAddr>) -> String {
+    match addr.as_ref().ok().and_then(|addr| addr.as_pathname()) {
+        Some(path) => path.display().to_string(),
+        None => "unnamed".to_owned(),
+    }
+}

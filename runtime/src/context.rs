@@ -31,6 +31,7 @@ use crate::injector::Injector;
 use crate::run_queue::RunQueue;
 use crate::stats::{Counters, Stats};
 use crate::task::TaskList;
+use crate::trace::tracer::Tracer;
 
 /// The thread-bound state of one runtime, as every layer sees it.
 pub(crate) struct Core {
@@ -52,6 +53,12 @@ pub(crate) struct Core {
     pub(crate) clock: Clock,
     /// What `Stats` reports.
     pub(crate) counters: Counters,
+    /// Task details and the trace, when asked for (`Builder::track_tasks`,
+    /// `Builder::trace`); `None` costs each event site one branch.
+    pub(crate) tracer: Option<Box<Tracer>>,
+    /// The data pointer of the `block_on` future's waker, which names it
+    /// in a dump (see `waker::wakes`).
+    pub(crate) main_waker: *const (),
 }
 
 impl Core {
@@ -71,6 +78,18 @@ impl Core {
     pub(crate) fn stats(&self) -> Stats {
         self.counters.snapshot(self.tasks.len())
     }
+}
+
+/// Notes, for the task being polled, what it is about to wait on: a
+/// `corio::sync` primitive names itself here before returning `Pending`, so
+/// that a dump can say so (their wakers sit where only they can see them).
+/// Without task details, one branch.
+pub(crate) fn note_wait(what: &'static str) {
+    with_current(|core| {
+        if let Some(tracer) = &core.tracer {
+            tracer.note_wait(what);
+        }
+    });
 }
 
 thread_local! {

@@ -55,13 +55,22 @@
 //! is due. [`Runtime::enter`] makes a runtime current meanwhile, so wakes
 //! the simulator delivers go to its local queue.
 //!
+//! # Tracing
+//!
+//! A runtime built with task details or a trace (`Builder::track_tasks`,
+//! `Builder::trace`) has a `Tracer` in its `Core`; each event site below
+//! (spawn, poll start and end, wake, park, reactor turn, the drivers'
+//! wakes) is one `if let Some(tracer)`, see the `trace` module.
+//!
 //! Next stop: `handoff.rs` and `handle.rs`, the way in for other threads.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::pin::pin;
+use std::panic::Location;
+use std::path::PathBuf;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -72,17 +81,28 @@ use crate::context::{self, Core, Enter};
 use crate::driver::clock::Clock;
 use crate::driver::reactor::{Reactor, Turn, Wait};
 use crate::driver::timers::Timers;
+use crate::driver::Origin;
 use crate::injector::Injector;
 use crate::run_queue::RunQueue;
 use crate::stats::{bump, Counters, Stats};
 use crate::task::{self, JoinHandle, RunOutcome, Schedule, TaskList, Woken};
 use crate::time::VirtualClock;
+use crate::trace::event::{Cause, Outcome, MAIN};
+use crate::trace::tracer::Tracer;
+use crate::trace::{file, json, Dump};
 
 /// Default number of task polls between two reactor turns.
 const DEFAULT_BUDGET: u32 = 128;
 
 /// Default capacity of the reactor's event buffer.
 const DEFAULT_EVENTS: usize = 1024;
+
+/// Default number of trace events kept (the last ones).
+const DEFAULT_TRACE_CAPACITY: usize = 1 << 20;
+
+/// The environment variable that turns tracing on for runtimes built
+/// without a trace path of their own.
+const TRACE_VARIABLE: &str = "CORIO_TRACE";
 
 /// The executor's side of the scheduling seam: what every task of a
 /// runtime carries to find its way back (the runtime's injector, which
@@ -95,6 +115,10 @@ impl Schedule for Scheduler {
     /// On the runtime's own thread, while it is current: the local run
     /// queue. Anywhere else (another thread, or after `block_on` returned):
     /// the injector, which wakes the runtime if it is parked.
+    ///
+    /// Tracing adds nothing here: a traced runtime sees which tasks a poll
+    /// or a park queued by looking at the run queue's new entries
+    /// (`Runtime::record_wakes`).
     #[inline]
     fn schedule(task: Woken<Self>) {
         let runtime = Arc::as_ptr(&task.scheduler().injector);
@@ -111,6 +135,39 @@ impl Schedule for Scheduler {
             schedule_remote(task);
         }
     }
+
+    /// With the `trace-ignored-wakes` feature, a wake that queued nothing
+    /// (the task was already scheduled, running or finished) is recorded
+    /// too. Without it the hook is unset: set, it costs every ignored wake
+    /// an indirect call even with tracing off (5 instructions per
+    /// `yield_now`, callgrind), where unset it costs one branch. A wake
+    /// during the task's own poll shows anyway, as the poll's outcome
+    /// `rescheduled`.
+    #[cfg(feature = "trace-ignored-wakes")]
+    const WAKE_IGNORED: Option<fn(&Self, u64)> = Some(Scheduler::wake_ignored);
+}
+
+#[cfg(feature = "trace-ignored-wakes")]
+impl Scheduler {
+    /// A wake that queued nothing: recorded when the wake happened on the
+    /// task's runtime's thread and that runtime traces.
+    fn wake_ignored(&self, task: u64) {
+        context::with_current(|core| {
+            if let (true, Some(tracer)) = (core.owns(&self.injector), &core.tracer) {
+                tracer.wake_ignored(&core.clock, task);
+            }
+        });
+    }
+}
+
+/// What the run queue and the `block_on` future's flag looked like before a
+/// poll or a wake, for `Runtime::record_wakes`.
+#[derive(Clone, Copy)]
+struct Queued {
+    len: usize,
+    /// Tasks with this id or higher were spawned since.
+    next_task: u64,
+    main_woken: bool,
 }
 
 /// The slow half of `Scheduler::schedule`: through the injector.
@@ -143,7 +200,46 @@ fn schedule_remote(task: Woken<Scheduler>) {
 /// # Panics
 ///
 /// Panics when called outside a runtime (use [`Runtime::spawn`] there).
+#[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    spawn_at(future, None, Location::caller())
+}
+
+/// Like [`spawn`], with a name for traces and dumps (where tasks are
+/// otherwise named by the line that spawned them).
+///
+/// # Examples
+///
+/// ```
+/// corio_runtime::block_on(async {
+///     let handle = corio_runtime::spawn_named("answer", async { 42 });
+///     assert_eq!(handle.await.unwrap(), 42);
+/// });
+/// ```
+///
+/// # Panics
+///
+/// Panics when called outside a runtime (use [`Runtime::spawn_named`] there).
+#[track_caller]
+pub fn spawn_named<F>(name: &str, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    spawn_at(future, Some(name), Location::caller())
+}
+
+/// [`spawn`] for a call site given explicitly (`Handle::spawn` passes its
+/// caller's, from another thread).
+pub(crate) fn spawn_at<F>(
+    future: F,
+    name: Option<&str>,
+    site: &'static Location<'static>,
+) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
@@ -154,12 +250,17 @@ where
     let core = context::with_current(Rc::clone).expect(
         "corio::spawn called outside a corio runtime: call it inside `block_on`, or use `Runtime::spawn`",
     );
-    spawn_on(&core, future)
+    spawn_on(&core, future, name, site)
 }
 
 /// Allocates the task, queues it, returns its handle.
 #[inline(always)]
-fn spawn_on<F>(core: &Core, future: F) -> JoinHandle<F::Output>
+fn spawn_on<F>(
+    core: &Core,
+    future: F,
+    name: Option<&str>,
+    site: &'static Location<'static>,
+) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
@@ -169,6 +270,9 @@ where
     let scheduler = Scheduler { injector: core.injector.clone() };
     let (task, handle) = task::spawn(future, scheduler, id, core.tasks.as_ref());
     bump(&core.counters.tasks_spawned, 1);
+    if let Some(tracer) = &core.tracer {
+        tracer.spawned(id, name, site, &core.tasks);
+    }
     core.run_queue.push(task);
     handle
 }
@@ -199,12 +303,26 @@ pub fn stats() -> Stats {
     context::with_current(|core| core.stats()).expect("corio::stats called outside a corio runtime")
 }
 
+/// What every live task of the current runtime is doing and waits on; see
+/// [`Dump`] and [`Runtime::dump`].
+///
+/// # Panics
+///
+/// Panics when called outside a runtime (use [`Runtime::dump`] there).
+pub fn dump() -> Dump {
+    context::with_current(|core| crate::dump::collect(core, true))
+        .expect("corio::dump called outside a corio runtime: use Runtime::dump")
+}
+
 /// The waker of the future passed to `block_on`, which is not a task (see
 /// the module docs): a flag the loop reads, and the injector to interrupt a
 /// park from another thread. One per runtime, reused by every `block_on`.
 struct MainWaker {
     /// The `block_on` future was woken and must be polled.
     woken: AtomicBool,
+    /// It was woken from another thread (read by a traced runtime only,
+    /// which records such wakes when it polls the future).
+    woken_remotely: AtomicBool,
     injector: Arc<Injector>,
 }
 
@@ -231,6 +349,7 @@ impl Wake for MainWaker {
         // parks; from anywhere else, interrupt a park.
         let on_runtime_thread = context::with_current(|core| core.owns(&self.injector)).unwrap_or(false);
         if !on_runtime_thread {
+            self.woken_remotely.store(true, Ordering::Release);
             self.injector.notify();
         }
     }
@@ -308,9 +427,14 @@ impl Runtime {
         let mut cx = Context::from_waker(&waker);
         self.main.woken.store(true, Ordering::Release);
         let mut skipped_park = false;
+        let tracer = self.core.tracer.as_deref();
         loop {
             if self.main.take_woken() {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                let poll = match tracer {
+                    None => future.as_mut().poll(&mut cx),
+                    Some(tracer) => self.poll_main_traced(tracer, future.as_mut(), &mut cx),
+                };
+                if let Poll::Ready(output) = poll {
                     return output;
                 }
             }
@@ -422,17 +546,66 @@ impl Runtime {
     }
 
     /// Spawns a task onto this runtime; it runs during `block_on`.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
-        spawn_on(&self.core, future)
+        spawn_on(&self.core, future, None, Location::caller())
+    }
+
+    /// [`spawn`](Runtime::spawn) with a name for traces and dumps.
+    #[track_caller]
+    pub fn spawn_named<F>(&self, name: &str, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        spawn_on(&self.core, future, Some(name), Location::caller())
     }
 
     /// A snapshot of this runtime's counters.
     pub fn stats(&self) -> Stats {
         self.core.stats()
+    }
+
+    /// What every live task is doing, and what it waits on: see [`Dump`].
+    ///
+    /// Without [`Builder::track_tasks`] it lists ids, states,
+    /// and the sockets, timers and `JoinHandle`s tasks wait on; with it,
+    /// also names, polls, the time since each task's last poll, and waits
+    /// on `corio::sync` primitives.
+    pub fn dump(&self) -> Dump {
+        let inside = context::with_current(|core| Rc::ptr_eq(core, &self.core)).unwrap_or(false);
+        crate::dump::collect(&self.core, inside)
+    }
+
+    /// The trace recorded so far, as a Chrome trace-event JSON document of
+    /// this runtime alone (`None` if it records no trace: see
+    /// [`Builder::trace`]).
+    pub fn trace_json(&self) -> Option<String> {
+        let tracer = self.core.tracer.as_deref()?;
+        tracer.ring()?;
+        Some(json::document([&json::chunk(tracer)]))
+    }
+
+    /// Writes the trace recorded so far to the runtime's trace file now
+    /// (dropping the runtime does it too), together with what other
+    /// runtimes of this process wrote to the same file.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be written (the error names it), or the runtime
+    /// records no trace to a file.
+    pub fn write_trace(&self) -> io::Result<()> {
+        let tracer = self.core.tracer.as_deref();
+        match tracer.and_then(|tracer| Some((tracer, tracer.path()?))) {
+            Some((tracer, path)) => file::write(path, json::chunk(tracer)),
+            None => Err(io::Error::other(
+                "corio: this runtime records no trace to a file (see Builder::trace and CORIO_TRACE)",
+            )),
+        }
     }
 
     /// The injector, for `Handle`.
@@ -444,6 +617,11 @@ impl Runtime {
     /// or drawn from the seed (`Builder::seeded_order`). Chosen here, once
     /// per tick, so the FIFO path pays nothing per task for the other.
     fn tick(&self) {
+        // One branch per tick, not per poll: a traced runtime ticks in a
+        // loop of its own.
+        if let Some(tracer) = self.core.tracer.as_deref() {
+            return self.tick_traced(tracer);
+        }
         if self.core.run_queue.is_seeded() {
             self.tick_with(RunQueue::pop_drawn);
         } else {
@@ -459,29 +637,142 @@ impl Runtime {
                 return;
             };
             bump(&core.counters.polls, 1);
-            match task.run() {
-                RunOutcome::Pending | RunOutcome::Skipped => {}
-                RunOutcome::Reschedule(task) => {
-                    bump(&core.counters.wakes_local, 1);
-                    core.run_queue.push(task);
-                }
-                RunOutcome::Completed => bump(&core.counters.tasks_completed, 1),
-                RunOutcome::Panicked(message) => {
-                    bump(&core.counters.tasks_completed, 1);
-                    bump(&core.counters.tasks_panicked, 1);
-                    if self.config.abort_on_panic {
-                        *self.panicked.borrow_mut() = Some(*message);
-                        return;
-                    }
+            if !self.finish_poll(task.run()) {
+                return;
+            }
+        }
+    }
+
+    /// The tick of a traced runtime: the same, with the poll's start and
+    /// end recorded around `Task::run`.
+    #[cold]
+    #[inline(never)]
+    fn tick_traced(&self, tracer: &Tracer) {
+        let core = &*self.core;
+        let pop = if core.run_queue.is_seeded() { RunQueue::pop_drawn } else { RunQueue::pop };
+        for poll in 0..self.config.budget {
+            let Some(task) = pop(&core.run_queue) else {
+                return;
+            };
+            bump(&core.counters.polls, 1);
+            let id = task.id();
+            // One clock read per poll: a poll after the first of the tick
+            // begins where the previous one ended.
+            let before = self.before_poll(tracer, id, poll == 0);
+            let outcome = task.run();
+            let traced = match &outcome {
+                RunOutcome::Pending => Outcome::Idle,
+                RunOutcome::Reschedule(_) => Outcome::Rescheduled,
+                RunOutcome::Completed => Outcome::Completed,
+                RunOutcome::Panicked(_) => Outcome::Panicked,
+                RunOutcome::Skipped => Outcome::Cancelled,
+            };
+            self.after_poll(tracer, id, before, traced);
+            if !self.finish_poll(outcome) {
+                return;
+            }
+        }
+    }
+
+    /// Polls the `block_on` future of a traced runtime, recording the poll.
+    #[cold]
+    #[inline(never)]
+    fn poll_main_traced<F: Future>(
+        &self,
+        tracer: &Tracer,
+        future: Pin<&mut F>,
+        cx: &mut Context<'_>,
+    ) -> Poll<F::Output> {
+        let before = self.before_poll(tracer, MAIN, true);
+        let poll = future.poll(cx);
+        let outcome = if poll.is_ready() { Outcome::Completed } else { Outcome::Idle };
+        self.after_poll(tracer, MAIN, before, outcome);
+        poll
+    }
+
+    /// Records the start of a poll of `lane`; returns what
+    /// [`record_wakes`](Runtime::record_wakes) compares with afterwards.
+    fn before_poll(&self, tracer: &Tracer, lane: u64, fresh: bool) -> Queued {
+        if lane == MAIN && self.main.woken_remotely.swap(false, Ordering::AcqRel) {
+            tracer.woken_remotely(&self.core.clock, MAIN);
+        }
+        let queued = self.queued();
+        tracer.poll_start(&self.core.clock, lane, fresh);
+        queued
+    }
+
+    /// Records the wakes a poll of `lane` made, then its end.
+    fn after_poll(&self, tracer: &Tracer, lane: u64, before: Queued, outcome: Outcome) {
+        self.record_wakes(tracer, before);
+        tracer.poll_end(&self.core.clock, lane, outcome);
+    }
+
+    /// What the run queue and the `block_on` flag look like now.
+    fn queued(&self) -> Queued {
+        Queued {
+            len: self.core.run_queue.len(),
+            next_task: self.core.next_task_id.get(),
+            main_woken: self.main.is_woken(),
+        }
+    }
+
+    /// Records a wake or a spawn for every task queued since `before`
+    /// (and a wake of the `block_on` future if its flag was set since),
+    /// caused by whatever the tracer says the runtime is doing. Only the
+    /// back of the queue grows between two pops, so the new entries are
+    /// exactly the tasks that were woken, or spawned (those have ids from
+    /// `next_task` on). This is how a trace sees wakes and spawns without a
+    /// hook on the wake path, and without reading the clock for each: they
+    /// are recorded in order when the poll or the wake returns.
+    fn record_wakes(&self, tracer: &Tracer, before: Queued) {
+        self.core.run_queue.for_each_from(before.len, |task| {
+            let id = task.id();
+            if id < before.next_task {
+                tracer.woken(id);
+            } else {
+                tracer.spawn(id);
+            }
+        });
+        // A flag set by another thread meanwhile is recorded when the
+        // future is polled (`before_poll`), not blamed on this poll.
+        if !before.main_woken && self.main.is_woken() && !self.main.woken_remotely.load(Ordering::Acquire) {
+            tracer.woken(MAIN);
+        }
+    }
+
+    /// The tick's bookkeeping after a poll; `false` ends the tick (a task
+    /// panicked and the runtime aborts on panic).
+    #[inline(always)]
+    fn finish_poll(&self, outcome: RunOutcome) -> bool {
+        let core = &*self.core;
+        match outcome {
+            RunOutcome::Pending | RunOutcome::Skipped => {}
+            RunOutcome::Reschedule(task) => {
+                bump(&core.counters.wakes_local, 1);
+                core.run_queue.push(task);
+            }
+            RunOutcome::Completed => bump(&core.counters.tasks_completed, 1),
+            RunOutcome::Panicked(message) => {
+                bump(&core.counters.tasks_completed, 1);
+                bump(&core.counters.tasks_panicked, 1);
+                if self.config.abort_on_panic {
+                    *self.panicked.borrow_mut() = Some(*message);
+                    return false;
                 }
             }
         }
+        true
     }
 
     /// Moves work queued by other threads onto this thread, and frees the
     /// timers of `Sleep`s dropped elsewhere.
     fn drain_injector(&self) {
         let core = &*self.core;
+        let tracer = core.tracer.as_deref();
+        let before = tracer.map(|tracer| {
+            tracer.set_cause(Cause::Remote);
+            self.queued()
+        });
         // Reset first: a push after this point will notify again.
         core.injector.clear_notified();
         let mut remote = 0;
@@ -494,6 +785,10 @@ impl Runtime {
             request();
         }
         core.free_cancelled_timers();
+        if let (Some(tracer), Some(before)) = (tracer, before) {
+            self.record_wakes(tracer, before);
+            tracer.set_cause(Cause::Unknown);
+        }
     }
 
     fn has_ready_work(&self) -> bool {
@@ -505,10 +800,15 @@ impl Runtime {
     /// as if work were ready: zero timeout, and a virtual clock stays put.
     fn park(&self, may_wait: bool) -> io::Result<()> {
         let core = &*self.core;
+        let tracer = core.tracer.as_deref();
+        if let Some(tracer) = tracer {
+            tracer.park_start(&core.clock);
+        }
         self.drain_injector();
         let ready = !may_wait || self.has_ready_work();
         let deadline = core.timers.borrow_mut().next_deadline();
         let mut wakers = std::mem::take(&mut *self.wake_buffer.borrow_mut());
+        let mut origins = tracer.map(Tracer::take_origins);
 
         let wait = match (ready, deadline) {
             (true, _) => Wait::Zero,
@@ -518,13 +818,19 @@ impl Runtime {
             (false, Some(deadline)) => Wait::Until(deadline),
             (false, None) => Wait::Forever,
         };
-        let turn = match self.spin(wait, deadline, &mut wakers)? {
+        if let Some(tracer) = tracer {
+            tracer.reactor_start(&core.clock, wait.until());
+        }
+        let turn = match self.spin(wait, deadline, &mut wakers, origins.as_mut())? {
             Some(turn) => turn,
             None => {
                 bump(&core.counters.reactor_turns, 1);
-                core.reactor.poll(wait, &mut wakers)?
+                core.reactor.poll(wait, &mut wakers, origins.as_mut())?
             }
         };
+        if let Some(tracer) = tracer {
+            tracer.reactor_end(&core.clock, turn.all_events);
+        }
         bump(&core.counters.io_events, turn.io_events as u64);
         let events = turn.all_events;
 
@@ -533,14 +839,50 @@ impl Runtime {
                 core.clock.advance_to(deadline);
             }
         }
-        let fired = core.timers.borrow_mut().fire_expired(core.clock.now(), &mut wakers);
+        let fired = core.timers.borrow_mut().fire_expired(core.clock.now(), &mut wakers, origins.as_mut());
         bump(&core.counters.timers_fired, fired as u64);
 
-        for waker in wakers.drain(..) {
-            waker.wake();
+        match (tracer, origins) {
+            (Some(tracer), Some(origins)) => self.wake_traced(tracer, &mut wakers, origins),
+            _ => {
+                for waker in wakers.drain(..) {
+                    waker.wake();
+                }
+            }
         }
         *self.wake_buffer.borrow_mut() = wakers;
+        if let Some(tracer) = tracer {
+            tracer.park_end(&core.clock);
+        }
         Ok(())
+    }
+
+    /// The end of a traced park: wakes the wakers the drivers handed back,
+    /// each after its origin (a readiness event, a fired timer) is
+    /// recorded, and records whom each wake queued.
+    #[cold]
+    #[inline(never)]
+    fn wake_traced(&self, tracer: &Tracer, wakers: &mut Vec<Waker>, origins: Vec<Origin>) {
+        let core = &*self.core;
+        let mut wakers = wakers.drain(..);
+        for origin in &origins {
+            match *origin {
+                Origin::Io { token, ready, .. } => {
+                    tracer.io_ready(token, ready, || core.reactor.source_label(token));
+                }
+                Origin::Timer { deadline, .. } => tracer.timer_fired(&core.clock, deadline),
+            }
+            for waker in wakers.by_ref().take(origin.wakers()) {
+                let before = self.queued();
+                waker.wake();
+                self.record_wakes(tracer, before);
+            }
+        }
+        tracer.set_cause(Cause::Unknown);
+        for waker in wakers {
+            waker.wake();
+        }
+        tracer.put_origins(origins);
     }
 
     /// `Builder::spin_before_park`: polls the reactor without sleeping
@@ -552,6 +894,7 @@ impl Runtime {
         wait: Wait,
         deadline: Option<Instant>,
         wakers: &mut Vec<Waker>,
+        mut origins: Option<&mut Vec<Origin>>,
     ) -> io::Result<Option<Turn>> {
         let core = &*self.core;
         let spin = self.config.spin_before_park;
@@ -560,7 +903,7 @@ impl Runtime {
         }
         let started = Instant::now();
         loop {
-            let turn = core.reactor.poll(Wait::Zero, wakers)?;
+            let turn = core.reactor.poll(Wait::Zero, wakers, origins.as_deref_mut())?;
             bump(&core.counters.reactor_turns, 1);
             if turn.all_events > 0 || !wakers.is_empty() {
                 return Ok(Some(turn));
@@ -593,6 +936,13 @@ impl Drop for Runtime {
         // Queue entries of cancelled tasks: dropping them only releases references.
         drop(core.run_queue.take_all());
         core.timers.borrow_mut().clear();
+        if let Some(path) = core.tracer.as_deref().and_then(Tracer::path) {
+            if let Err(error) = self.write_trace() {
+                eprintln!("{error}");
+            } else if std::env::var_os("CORIO_TRACE_QUIET").is_none() {
+                eprintln!("corio: trace written to {} (open it in https://ui.perfetto.dev)", path.display());
+            }
+        }
     }
 }
 
@@ -631,6 +981,10 @@ pub struct Builder {
     spin_before_park: Duration,
     clock: Option<VirtualClock>,
     seeded_order: Option<u64>,
+    track_tasks: bool,
+    trace_path: Option<PathBuf>,
+    /// Set: record a trace of at most this many events.
+    trace_capacity: Option<usize>,
 }
 
 impl Default for Builder {
@@ -643,6 +997,9 @@ impl Default for Builder {
             spin_before_park: Duration::ZERO,
             clock: None,
             seeded_order: None,
+            track_tasks: false,
+            trace_path: None,
+            trace_capacity: None,
         }
     }
 }
@@ -740,6 +1097,45 @@ impl Builder {
         self
     }
 
+    /// Keep, for every task, its name or spawn site, its number of polls,
+    /// the time of its last poll and which `corio::sync` primitive it waits
+    /// on, and label sockets with their addresses: what
+    /// [`Runtime::dump`] shows beyond ids, states and waits on sockets,
+    /// timers and `JoinHandle`s (default: off; a trace does not turn it
+    /// on: combine the two for both).
+    ///
+    /// The cost is a hash-table update per spawn and per poll.
+    pub fn track_tasks(mut self, enabled: bool) -> Builder {
+        self.track_tasks = enabled;
+        self
+    }
+
+    /// Record a trace (see the [`trace`](crate::trace) module) and write it
+    /// to `path` when the runtime is dropped, or on [`Runtime::write_trace`].
+    /// Runtimes of one process tracing to the same path share the file.
+    ///
+    /// Without this, the environment variable `CORIO_TRACE`, if set to a
+    /// path, does the same.
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Builder::build) fails if the file cannot be created or
+    /// opened for writing (the error names the file).
+    pub fn trace(mut self, path: impl Into<PathBuf>) -> Builder {
+        self.trace_path = Some(path.into());
+        self.trace_capacity.get_or_insert(DEFAULT_TRACE_CAPACITY);
+        self
+    }
+
+    /// Record a trace of at most `events` events: the oldest are forgotten
+    /// first (default with a trace: 1,048,576). Without a
+    /// [`trace`](Builder::trace) path the trace stays in memory, for
+    /// [`Runtime::trace_json`].
+    pub fn trace_capacity(mut self, events: usize) -> Builder {
+        self.trace_capacity = Some(events.max(1));
+        self
+    }
+
     /// Builds the runtime.
     ///
     /// # Errors
@@ -750,13 +1146,37 @@ impl Builder {
             // Spinning waits for real time to pass; a virtual clock jumps.
             self.spin_before_park = Duration::ZERO;
         }
+        if self.trace_path.is_none() {
+            if let Some(path) = std::env::var_os(TRACE_VARIABLE).filter(|path| !path.is_empty()) {
+                self = self.trace(PathBuf::from(path));
+            }
+        }
+        if let Some(path) = &self.trace_path {
+            file::check_writable(path)?;
+        }
+        let tracer = (self.track_tasks || self.trace_capacity.is_some()).then(|| {
+            Box::new(Tracer::new(
+                self.virtual_time,
+                self.track_tasks,
+                self.trace_capacity,
+                self.trace_path.clone(),
+            ))
+        });
         let reactor = Reactor::new(self.events, !self.virtual_time)?;
+        if tracer.is_some() {
+            reactor.keep_labels();
+        }
         let injector = Arc::new(Injector::new(reactor.new_waker()?));
         let clock = match (&self.clock, self.virtual_time) {
             (Some(shared), _) => Clock::new_virtual(shared.0.clone()),
             (None, true) => Clock::new_virtual(VirtualClock::new().0),
             (None, false) => Clock::new_real(),
         };
+        let main = Arc::new(MainWaker {
+            woken: AtomicBool::new(false),
+            woken_remotely: AtomicBool::new(false),
+            injector: injector.clone(),
+        });
         let core = Core {
             injector: injector.clone(),
             run_queue: RunQueue::with_capacity(256, self.seeded_order),
@@ -766,10 +1186,12 @@ impl Builder {
             timers: RefCell::new(Timers::new()),
             clock,
             counters: Counters::default(),
+            tracer,
+            main_waker: Arc::as_ptr(&main).cast(),
         };
         Ok(Runtime {
             core: Rc::new(core),
-            main: Arc::new(MainWaker { woken: AtomicBool::new(false), injector }),
+            main,
             config: self,
             panicked: RefCell::new(None),
             wake_buffer: RefCell::new(Vec::new()),

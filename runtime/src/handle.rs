@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::context;
-use crate::executor::{spawn, Runtime};
+use crate::executor::{spawn_at, Runtime};
 use crate::handoff::{Completer, Handoff};
 use crate::injector::Injector;
 use crate::task::{panic_message, JoinError};
@@ -72,15 +72,18 @@ impl Handle {
     /// [`RemoteJoinHandle`] can be awaited anywhere, or waited on by a plain
     /// thread with [`RemoteJoinHandle::join`]. If the runtime is dropped
     /// before the task finishes, the handle reports cancellation.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> RemoteJoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         let (handoff, completer) = Handoff::new();
+        // Named, in traces and dumps, by where `Handle::spawn` was called.
+        let site = std::panic::Location::caller();
         self.injector.push_spawn(Box::new(move || {
             // Detached: the remote handle gets the output through `completer`.
-            drop(spawn(Remote { future, completer: Some(completer) }));
+            drop(spawn_at(Remote { future, completer: Some(completer) }, None, site));
         }));
         RemoteJoinHandle { handoff }
     }

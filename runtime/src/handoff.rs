@@ -62,11 +62,16 @@ impl<T> Handoff<T> {
     /// # Panics
     ///
     /// If the result was already taken (polled after completion).
-    pub(crate) fn poll_result(&self, cx: &mut Context<'_>, handle: &str) -> Poll<Result<T, JoinError>> {
+    pub(crate) fn poll_result(
+        &self,
+        cx: &mut Context<'_>,
+        handle: &'static str,
+    ) -> Poll<Result<T, JoinError>> {
         let mut progress = self.lock();
         match &mut *progress {
             Progress::Running { waker, .. } => {
                 crate::waker::store(waker, cx.waker());
+                crate::context::note_wait(handle);
                 Poll::Pending
             }
             Progress::Done(_) => match std::mem::replace(&mut *progress, Progress::Taken) {

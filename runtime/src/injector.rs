@@ -21,7 +21,8 @@
 //! set and a push is dropped on the floor: a wake of a task whose runtime
 //! is gone is a harmless no-op, as std requires.
 //!
-//! Next stop: `context.rs`, the current runtime.
+//! Next stop: `trace/`, what a runtime records when asked to; then
+//! `context.rs`, the current runtime.
 
 use std::fmt;
 use std::sync::atomic::{fence, AtomicBool, Ordering};

@@ -477,13 +477,15 @@ impl<T: 'static> JoinSet<T> {
     /// # Panics
     ///
     /// Panics outside a runtime, like [`spawn`](crate::spawn).
+    #[track_caller]
     pub fn spawn<F>(&mut self, future: F) -> AbortHandle
     where
         F: Future<Output = T> + 'static,
     {
         let key = self.members.borrow_mut().insert(None);
         let completion = Completion { ready: self.ready.clone(), key };
-        let handle = crate::executor::spawn(Tracked { future, completion });
+        let handle =
+            crate::executor::spawn_at(Tracked { future, completion }, None, std::panic::Location::caller());
         let id = handle.id();
         if let Some(member) = self.members.borrow_mut().get_mut(key) {
             *member = Some(handle);
@@ -514,6 +516,7 @@ impl<T: 'static> JoinSet<T> {
             return Poll::Ready(None);
         }
         crate::waker::store_in_cell(&self.ready.waker, cx.waker());
+        crate::context::note_wait("JoinSet::join_next");
         // No task can finish between `take_ready` and storing the waker:
         // nothing else runs on this thread in between.
         Poll::Pending

@@ -45,31 +45,38 @@
 //! 4. `injector.rs`: the part of a runtime other threads may touch: queues
 //!    for remote wakes, spawns and dropped timers, and the `mio::Waker`
 //!    that interrupts a park.
-//! 5. `context.rs`: the one thread-local, holding the current runtime's
+//! 5. [`trace`] (`trace/`): what a runtime records when asked: a record
+//!    per task (name or spawn site, polls, last poll) for dumps, and a
+//!    bounded ring of events (spawn, poll, wake, park, readiness, timer)
+//!    written as a Chrome trace-event file for Perfetto. A runtime's `Core`
+//!    holds an optional `Tracer`; the executor calls it at its seams.
+//! 6. `context.rs`: the one thread-local, holding the current runtime's
 //!    `Core` while `block_on` runs.
-//! 6. [`reactor`] and [`time`]: [`reactor::IoSource`], [`time::sleep`],
+//! 7. [`reactor`] and [`time`]: [`reactor::IoSource`], [`time::sleep`],
 //!    [`time::timeout`], [`time::interval`], [`time::Instant`]: futures
 //!    that reach their driver through the context.
-//! 7. `executor.rs`: [`Runtime`], the tick loop, [`block_on`], [`spawn`],
-//!    and `Scheduler`, the executor's side of the `Schedule` seam; and how
-//!    a simulator drives runtimes from outside ([`Runtime::run_until_stalled`],
-//!    [`Builder::seeded_order`], [`time::VirtualClock`]: the `corio-sim`
-//!    crate, `docs/SIMULATION.md`).
-//! 8. `handoff.rs` and `handle.rs`: a result handed over from another
+//! 8. `executor.rs`: [`Runtime`], the tick loop, [`block_on`], [`spawn`],
+//!    and `Scheduler`, the executor's side of the `Schedule` seam; the
+//!    tracer's hooks; how a simulator drives runtimes from outside
+//!    ([`Runtime::run_until_stalled`], [`Builder::seeded_order`],
+//!    [`time::VirtualClock`]: the `corio-sim` crate, `docs/SIMULATION.md`).
+//!    `dump.rs`: [`dump`] and [`Runtime::dump`], what every
+//!    task waits on, read from the wakers the drivers hold.
+//! 9. `handoff.rs` and `handle.rs`: a result handed over from another
 //!    thread, and [`Handle`], how other threads start work on a runtime.
-//! 9. [`sync`]: [`sync::oneshot`], [`sync::mpsc`], [`sync::Notify`],
-//!    [`sync::Semaphore`], [`sync::watch`], [`sync::broadcast`], built only
-//!    on wakers; the cancel-safety table.
-//! 10. `join.rs`: [`join!`], [`join_all`], [`race`], [`select`], and
+//! 10. [`sync`]: [`sync::oneshot`], [`sync::mpsc`], [`sync::Notify`],
+//!     [`sync::Semaphore`], [`sync::watch`], [`sync::broadcast`], built only
+//!     on wakers; the cancel-safety table.
+//! 11. `join.rs`: [`join!`], [`join_all`], [`race`], [`select`], and
 //!     [`JoinSet`], a task group that aborts its tasks when dropped.
 //!
 //! Then what a real program needs besides sockets, each built only on the
 //! public pieces above:
 //!
-//! 11. `blocking.rs`: [`spawn_blocking`] and the per-process pool of threads
+//! 12. `blocking.rs`: [`spawn_blocking`] and the per-process pool of threads
 //!     it runs closures on; a finished job wakes its task through the
 //!     task's `Waker`. [`fs`] reads and writes whole files on it.
-//! 12. [`signal`] (Unix): [`signal::Signals`], [`signal::ctrl_c`]: a
+//! 13. [`signal`] (Unix): [`signal::Signals`], [`signal::ctrl_c`]: a
 //!     signal handler's self-pipe registered with the reactor as an
 //!     [`reactor::IoSource`].
 //!
@@ -89,6 +96,14 @@
 //! local queue when woken on the runtime's thread, through the injector (a
 //! lock-free queue plus an eventfd) otherwise. See `docs/ARCHITECTURE.md`
 //! for one task followed through all of it.
+//!
+//! # Features
+//!
+//! * `trace-ignored-wakes` (off by default): traces (see [`trace`]) also
+//!   record wakes that queue nothing, because the task was already
+//!   scheduled, running or finished. It sets the scheduler's
+//!   `WAKE_IGNORED` hook, which costs every such wake an indirect call
+//!   even when nothing is traced (a `yield_now` makes one).
 //!
 //! # Caveats
 //!
@@ -110,11 +125,14 @@ mod stats;
 mod driver;
 mod injector;
 
+pub mod trace;
+
 mod context;
 
 pub mod reactor;
 pub mod time;
 
+mod dump;
 mod executor;
 mod handle;
 mod handoff;
@@ -129,7 +147,7 @@ pub mod sync;
 mod join;
 
 pub use blocking::{spawn_blocking, BlockingJoinHandle, MAX_BLOCKING_THREADS, THREAD_KEEP_ALIVE};
-pub use executor::{block_on, spawn, stats, Builder, EnterGuard, Runtime};
+pub use executor::{block_on, dump, spawn, spawn_named, stats, Builder, EnterGuard, Runtime};
 pub use handle::{Handle, RemoteJoinHandle};
 #[doc(hidden)]
 pub use join::private as __private;

@@ -97,6 +97,17 @@ impl<S: Source> IoSource<S> {
         Ok(IoSource { source, token, io, reactor })
     }
 
+    /// Names this source in task dumps and traces
+    /// (`"tcp 127.0.0.1:41000 -> 127.0.0.1:8080"`) when its runtime keeps
+    /// task details ([`Builder::track_tasks`](crate::Builder::track_tasks)
+    /// or a trace). `describe` runs only then, so a runtime with neither
+    /// pays one branch. Without a name a source shows its type.
+    pub fn describe(&self, describe: impl FnOnce(&S) -> String) {
+        if self.reactor.wants_labels() {
+            self.io.set_label(describe(&self.source));
+        }
+    }
+
     /// The wrapped source.
     pub fn get_ref(&self) -> &S {
         &self.source

@@ -132,6 +132,24 @@ impl RunQueue {
         self.ring.borrow().len == 0
     }
 
+    /// How many tasks are queued.
+    pub(crate) fn len(&self) -> usize {
+        self.ring.borrow().len
+    }
+
+    /// Calls `f` with each queued task from position `start` (0: the front)
+    /// to the back: a tracer's look at what was pushed since the queue held
+    /// `start` tasks (nothing is popped meanwhile).
+    pub(crate) fn for_each_from(&self, start: usize, mut f: impl FnMut(&Task)) {
+        let ring = self.ring.borrow();
+        let mask = ring.slots.len() - 1;
+        for i in start..ring.len {
+            if let Some(task) = &ring.slots[(ring.head + i) & mask] {
+                f(task);
+            }
+        }
+    }
+
     /// Empties the queue (shutdown), returning the tasks for the caller to
     /// drop once the borrow is over.
     pub(crate) fn take_all(&self) -> Vec<Task> {

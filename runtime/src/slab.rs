@@ -141,6 +141,16 @@ impl<T> Slab<T> {
         })
     }
 
+    /// Every value held with its key, in index order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, &T)> {
+        self.entries.iter().enumerate().filter_map(|(index, entry)| match entry {
+            Entry::Occupied { generation, value } => {
+                Some((Key { index: index as u32, generation: *generation }, value))
+            }
+            Entry::Vacant { .. } => None,
+        })
+    }
+
     /// Every value held, mutably, in index order.
     pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
         self.entries.iter_mut().filter_map(|entry| match entry {

@@ -138,6 +138,31 @@ unsafe fn drop_reference(ptr: NonNull<Header>) {
     }
 }
 
+/// Whom a waker wakes, found without calling any of its functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wakes {
+    /// One of ours: the task with this id.
+    Task(u64),
+    /// Someone else's (the `block_on` future's, a test's): its data pointer,
+    /// which names it for whoever made it (`Waker::data`).
+    Other(*const ()),
+}
+
+/// Whom `waker` wakes: for `Runtime::dump` ("task 3 waits on socket 5")
+/// and for naming a wake's source in a trace. Reads the waker's vtable and
+/// data pointers, and for one of ours the task's id; calls nothing.
+pub(crate) fn wakes(waker: &Waker) -> Wakes {
+    if std::ptr::eq(waker.vtable(), &VTABLE) {
+        // SAFETY: a waker with our vtable was made from a task header
+        // pointer, and the waker owns (or borrows) a reference to it, so the
+        // header is live while we borrow the waker.
+        let header = unsafe { header_ptr(waker.data()).as_ref() };
+        Wakes::Task(header.id)
+    } else {
+        Wakes::Other(waker.data())
+    }
+}
+
 /// Keeps the waker of a `Pending` poll: clones `waker` into an empty
 /// `slot`, and replaces a stored one only if it would wake a different task
 /// (`Waker::clone_from` checks `will_wake` first). Every place in the

@@ -36,7 +36,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use corio_runtime::{spawn, JoinHandle};
+use corio_runtime::{spawn_named, JoinHandle};
 
 use super::outbox::Outbox;
 use super::transport::Transport;
@@ -316,13 +316,13 @@ impl ClientBuilder {
         let writer_shared = shared.clone();
         // The writer ends on `close`: when the connection fails or the last
         // `Client` clone drops.
-        spawn(async move {
+        spawn_named("rpc client writer", async move {
             if let Err(error) = writer.await {
                 writer_shared.fail(RpcError::Io(error));
             }
         });
         let decoder = Decoder::with_max_frame_size(self.max_frame_size);
-        let reader = spawn(read_loop(shared.clone(), stream, decoder));
+        let reader = spawn_named("rpc client reader", read_loop(shared.clone(), stream, decoder));
         Client { connection: Rc::new(Connection { shared, reader, peer }) }
     }
 }

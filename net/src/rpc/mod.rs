@@ -78,5 +78,5 @@ mod typed;
 
 pub use client::{Client, ClientBuilder};
 pub use error::RpcError;
-pub use server::{Request, Server, DEFAULT_MAX_IN_FLIGHT, DEFAULT_SHUTDOWN_GRACE};
+pub use server::{Request, Server, DEFAULT_MAX_IN_FLIGHT, DEFAULT_SHUTDOWN_GRACE, TASKS_METHOD};
 pub use transport::Listener;

@@ -47,7 +47,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use corio_runtime::time::{sleep_until, timeout, Instant, Sleep};
-use corio_runtime::{spawn, JoinHandle};
+use corio_runtime::{spawn_named, JoinHandle};
 use pin_project_lite::pin_project;
 
 use super::outbox::Outbox;
@@ -133,6 +133,12 @@ impl Request {
     }
 }
 
+/// The built-in method every [`Server`] answers (unless a route replaces
+/// it): a task dump of the server's runtime, as UTF-8 text, one line per
+/// task with its state and what it waits on (`corio_runtime::Dump`). The
+/// request's payload is ignored. See `docs/PROTOCOL.md`, "Built-in methods".
+pub const TASKS_METHOD: &str = "corio.tasks";
+
 /// An RPC server: a table of routes and the limits that protect it.
 ///
 /// # Examples
@@ -165,8 +171,12 @@ impl Default for Server {
 }
 
 impl Server {
-    /// A server with no routes and default limits (1024 requests in flight
-    /// per connection, 16 MiB frames, 30 s shutdown grace, log to stderr).
+    /// A server with default limits (1024 requests in flight per
+    /// connection, 16 MiB frames, 30 s shutdown grace, log to stderr) and
+    /// one built-in route, [`TASKS_METHOD`] (`corio.tasks`): it answers
+    /// with a task dump of the server's runtime (`corio_runtime::dump`, as
+    /// UTF-8 text), so a running server can be asked what every task is
+    /// waiting on. Routing the same name replaces it.
     pub fn new() -> Server {
         Server {
             routes: Default::default(),
@@ -175,6 +185,7 @@ impl Server {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             log: Rc::new(|line| eprintln!("corio-rpc: {line}")),
         }
+        .route(TASKS_METHOD, |_request| async { Ok(corio_runtime::dump().to_string().into_bytes()) })
     }
 
     /// Routes `method` to `handler`.
@@ -215,7 +226,8 @@ impl Server {
                     // The task's first poll polls the handler again, so the
                     // wakers it registers from then on are the task's own
                     // rather than the reader's.
-                    Started::Running(spawn(async move {
+                    // Named by its method in traces and task dumps.
+                    Started::Running(spawn_named(&method.clone(), async move {
                         let outcome = poll_fn(|cx| poll_handler(&mut slot, cx)).await;
                         slot.set(None); // the handler is gone before its answer goes
                         connection.finish(id, &method, outcome);
@@ -402,7 +414,10 @@ impl ServerState {
             connection.begin_shutdown();
         }
         self.connections.borrow_mut().insert(id, connection.clone());
-        spawn(run_connection(self.clone(), connection, Rc::new(Transport::new(stream))));
+        spawn_named(
+            "rpc server connection",
+            run_connection(self.clone(), connection, Rc::new(Transport::new(stream))),
+        );
     }
 
     /// Resolves once no connection is open.
@@ -508,7 +523,7 @@ where
 {
     let writer_connection = connection.clone();
     let writer = connection.outbox.clone().run(stream.clone());
-    let writer = spawn(async move {
+    let writer = spawn_named("rpc server writer", async move {
         if let Err(error) = writer.await {
             writer_connection.force_close(Force::Broken);
             return Err(error);

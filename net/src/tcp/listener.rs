@@ -203,6 +203,9 @@ impl TcpListener {
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
         let io = IoSource::new(mio::net::TcpListener::from_std(listener))?;
+        io.describe(|l| {
+            l.local_addr().map_or_else(|_| "tcp listener".to_owned(), |a| format!("tcp listener {a}"))
+        });
         Ok(TcpListener { io, acceptor: Acceptor::default() })
     }
 
@@ -222,7 +225,7 @@ impl TcpListener {
     /// The polling form of [`accept`](TcpListener::accept).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let accepted = std::task::ready!(self.acceptor.poll_accept(&self.io, cx, |l| l.accept()));
-        Poll::Ready(accepted.and_then(|(stream, peer)| Ok((TcpStream::from_mio(stream)?, peer))))
+        Poll::Ready(accepted.and_then(|(stream, peer)| Ok((TcpStream::from_mio(stream, Some(peer))?, peer))))
     }
 
     /// The connections as a stream; see [`Incoming`].

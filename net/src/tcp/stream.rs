@@ -85,7 +85,7 @@ impl TcpStream {
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?, Some(addr))?;
         stream::finish_connect(&stream.io, |s| s.take_error(), |s| s.peer_addr().map(drop)).await?;
         Ok(stream)
     }
@@ -123,11 +123,19 @@ impl TcpStream {
     /// Panics when called outside a corio runtime.
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
-        TcpStream::from_mio(mio::net::TcpStream::from_std(stream))
+        TcpStream::from_mio(mio::net::TcpStream::from_std(stream), None)
     }
 
-    pub(super) fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
-        Ok(TcpStream { io: IoSource::new(stream)? })
+    /// Registers `stream`; `peer` names the other end for task dumps and
+    /// traces while a connect is still under way (`getpeername` fails then).
+    pub(super) fn from_mio(stream: mio::net::TcpStream, peer: Option<SocketAddr>) -> io::Result<TcpStream> {
+        let io = IoSource::new(stream)?;
+        io.describe(|s| {
+            let local = s.local_addr().map_or_else(|_| "?".to_owned(), |a| a.to_string());
+            let peer = s.peer_addr().ok().or(peer).map_or_else(|| "?".to_owned(), |a| a.to_string());
+            format!("tcp {local} -> {peer}")
+        });
+        Ok(TcpStream { io })
     }
 
     /// The local address of the connection.

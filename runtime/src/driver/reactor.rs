@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use mio::event::Source;
 use mio::{Events, Interest, Token};
 
+use super::Origin;
 use crate::slab::{Key, Slab};
+use crate::waker::{self, Wakes};
 
 /// Token of the cross-thread `mio::Waker`.
 const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -53,6 +55,17 @@ pub(crate) enum Wait {
     Forever,
 }
 
+impl Wait {
+    /// `None` for no wait, else the deadline if there is one (for traces).
+    pub(crate) fn until(self) -> Option<Option<Instant>> {
+        match self {
+            Wait::Zero => None,
+            Wait::Until(deadline) => Some(Some(deadline)),
+            Wait::Forever => Some(None),
+        }
+    }
+}
+
 /// What one reactor turn saw.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Turn {
@@ -70,11 +83,15 @@ pub(crate) enum Direction {
 }
 
 /// Readiness and waiting tasks of one registered source.
-#[derive(Default)]
 pub(crate) struct IoState {
     readiness: Cell<u8>,
     reader: Cell<Option<Waker>>,
     writer: Cell<Option<Waker>>,
+    /// The source's type, for task dumps (`mio::net::TcpStream`).
+    kind: &'static str,
+    /// What the source is ("tcp 127.0.0.1:5000 -> 127.0.0.1:41234"), for
+    /// dumps and traces; set only when the runtime keeps such details.
+    label: RefCell<Option<Rc<str>>>,
 }
 
 impl IoState {
@@ -96,6 +113,52 @@ impl IoState {
     pub(crate) fn clear(&self, mask: u8) {
         self.readiness.set(self.readiness.get() & !mask);
     }
+
+    /// Names the source for dumps and traces.
+    pub(crate) fn set_label(&self, label: String) {
+        *self.label.borrow_mut() = Some(Rc::from(label));
+    }
+
+    /// Whom the waker stored for `direction` wakes, if one is stored.
+    fn waiter(&self, direction: Direction) -> Option<Wakes> {
+        let cell = match direction {
+            Direction::Read => &self.reader,
+            Direction::Write => &self.writer,
+        };
+        let stored = cell.take();
+        let wakes = stored.as_ref().map(waker::wakes);
+        cell.set(stored);
+        wakes
+    }
+}
+
+/// One registered source as [`Reactor::sources`] saw it, for task dumps.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceInfo {
+    /// The mio token (a slab key: index in the low 32 bits).
+    pub(crate) token: u64,
+    /// `label`, else the source's type name.
+    pub(crate) name: String,
+    /// Who waits to read, and who waits to write.
+    pub(crate) reader: Option<Wakes>,
+    pub(crate) writer: Option<Wakes>,
+}
+
+/// The readiness bits as words: "readable|write closed".
+pub(crate) fn readiness_names(bits: u8) -> String {
+    let names = [
+        (READABLE, "readable"),
+        (WRITABLE, "writable"),
+        (READ_CLOSED, "read closed"),
+        (WRITE_CLOSED, "write closed"),
+        (ERROR, "error"),
+    ];
+    let words: Vec<&str> = names.iter().filter(|(bit, _)| bits & bit != 0).map(|(_, name)| *name).collect();
+    if words.is_empty() {
+        "none".to_owned()
+    } else {
+        words.join("|")
+    }
 }
 
 /// mio's `Poll` plus the token -> state table.
@@ -106,6 +169,9 @@ pub(crate) struct Reactor {
     sources: RefCell<Slab<Rc<IoState>>>,
     #[cfg(target_os = "linux")]
     timer: Option<precise::TimerFd>,
+    /// Sources may be given labels (`IoSource::describe`): set when the
+    /// runtime keeps task details for dumps and traces.
+    labels: Cell<bool>,
 }
 
 impl Reactor {
@@ -122,7 +188,39 @@ impl Reactor {
             sources: RefCell::new(Slab::new()),
             #[cfg(target_os = "linux")]
             timer,
+            labels: Cell::new(false),
         })
+    }
+
+    /// Lets sources be labelled (see [`Reactor::wants_labels`]).
+    pub(crate) fn keep_labels(&self) {
+        self.labels.set(true);
+    }
+
+    /// Whether sources should be labelled: the runtime keeps task details.
+    pub(crate) fn wants_labels(&self) -> bool {
+        self.labels.get()
+    }
+
+    /// Every registered source with the tasks waiting on it, for dumps.
+    pub(crate) fn sources(&self) -> Vec<SourceInfo> {
+        let sources = self.sources.borrow();
+        sources
+            .iter()
+            .map(|(key, io)| SourceInfo {
+                token: key.to_u64(),
+                name: io.label.borrow().as_deref().unwrap_or(io.kind).to_owned(),
+                reader: io.waiter(Direction::Read),
+                writer: io.waiter(Direction::Write),
+            })
+            .collect()
+    }
+
+    /// The label of the source with `token`, if it is registered and has one.
+    pub(crate) fn source_label(&self, token: u64) -> Option<Rc<str>> {
+        let sources = self.sources.borrow();
+        let label = sources.get(Key::from_u64(token))?.label.borrow().clone();
+        label
     }
 
     pub(crate) fn new_waker(&self) -> io::Result<mio::Waker> {
@@ -136,7 +234,13 @@ impl Reactor {
 
     /// Registers `source` for both directions; returns its token and state.
     pub(crate) fn register<S: Source + ?Sized>(&self, source: &mut S) -> io::Result<(Token, Rc<IoState>)> {
-        let io = Rc::new(IoState::default());
+        let io = Rc::new(IoState {
+            readiness: Cell::new(0),
+            reader: Cell::new(None),
+            writer: Cell::new(None),
+            kind: std::any::type_name::<S>(),
+            label: RefCell::new(None),
+        });
         let key = self.sources.borrow_mut().insert(io.clone());
         let token = Token(key.to_u64() as usize);
         if let Err(error) =
@@ -156,7 +260,8 @@ impl Reactor {
     }
 
     /// Waits for events as `wait` allows, records readiness, and pushes the
-    /// wakers of tasks that can now make progress into `wakers`.
+    /// wakers of tasks that can now make progress into `wakers`; with
+    /// `origins`, also one [`Origin::Io`] per readiness event (a tracer's).
     ///
     /// A turn that must not wait, with no I/O source registered, skips the
     /// `epoll_wait` call: nothing registered can have become ready, and the
@@ -164,7 +269,12 @@ impl Reactor {
     /// clock) without the kernel's help. Compute-only programs then run
     /// their tick loop with no syscall at all; any registered socket puts the
     /// syscall back on every turn.
-    pub(crate) fn poll(&self, wait: Wait, wakers: &mut Vec<Waker>) -> io::Result<Turn> {
+    pub(crate) fn poll(
+        &self,
+        wait: Wait,
+        wakers: &mut Vec<Waker>,
+        mut origins: Option<&mut Vec<Origin>>,
+    ) -> io::Result<Turn> {
         if matches!(wait, Wait::Zero) && !self.has_sources() {
             return Ok(Turn { io_events: 0, all_events: 0 });
         }
@@ -217,11 +327,16 @@ impl Reactor {
                 bits |= ERROR;
             }
             io.readiness.set(io.readiness.get() | bits);
+            let before = wakers.len();
             if bits & READ_READY != 0 {
                 wakers.extend(io.reader.take());
             }
             if bits & WRITE_READY != 0 {
                 wakers.extend(io.writer.take());
+            }
+            if let Some(origins) = origins.as_deref_mut() {
+                let woken = (wakers.len() - before) as u8;
+                origins.push(Origin::Io { token: token.0 as u64, ready: bits, wakers: woken });
             }
         }
         Ok(turn)

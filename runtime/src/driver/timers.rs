@@ -31,7 +31,9 @@ use std::collections::BinaryHeap;
 use std::task::Waker;
 use std::time::Instant;
 
+use super::Origin;
 use crate::slab::{Key, Slab};
+use crate::waker::{self, Wakes};
 
 /// Rebuild the heap when stale entries exceed live ones by this much.
 const COMPACT_SLACK: usize = 1024;
@@ -135,8 +137,14 @@ impl Timers {
         None
     }
 
-    /// Fires every timer due at `now`: pushes their wakers, returns how many.
-    pub(crate) fn fire_expired(&mut self, now: Instant, wakers: &mut Vec<Waker>) -> usize {
+    /// Fires every timer due at `now`: pushes their wakers (and with
+    /// `origins`, one [`Origin::Timer`] each), returns how many.
+    pub(crate) fn fire_expired(
+        &mut self,
+        now: Instant,
+        wakers: &mut Vec<Waker>,
+        mut origins: Option<&mut Vec<Origin>>,
+    ) -> usize {
         let mut fired = 0;
         while let Some(deadline) = self.next_deadline() {
             if deadline > now {
@@ -147,9 +155,22 @@ impl Timers {
             timer.armed = false;
             self.live -= 1;
             fired += 1;
-            wakers.extend(timer.waker.take());
+            let waker = timer.waker.take();
+            if let Some(origins) = origins.as_deref_mut() {
+                origins.push(Origin::Timer { deadline: timer.deadline, wakers: u8::from(waker.is_some()) });
+            }
+            wakers.extend(waker);
         }
         fired
+    }
+
+    /// Every armed timer's deadline and whom it will wake, for dumps.
+    pub(crate) fn waiters(&self) -> Vec<(Instant, Wakes)> {
+        self.timers
+            .values()
+            .filter(|timer| timer.armed)
+            .filter_map(|timer| Some((timer.deadline, waker::wakes(timer.waker.as_ref()?))))
+            .collect()
     }
 
     /// Drops every waker (runtime shutdown).
@@ -201,7 +222,7 @@ mod tests {
         let _b = timers.insert(t0 + Duration::from_millis(2), noop());
         assert_eq!(timers.next_deadline(), Some(t0 + Duration::from_millis(1)));
         let mut wakers = Vec::new();
-        assert_eq!(timers.fire_expired(t0 + Duration::from_millis(2), &mut wakers), 2);
+        assert_eq!(timers.fire_expired(t0 + Duration::from_millis(2), &mut wakers, None), 2);
         assert_eq!(timers.next_deadline(), Some(t0 + Duration::from_millis(3)));
         timers.cancel(a); // fired already: just frees the slot
         timers.cancel(c);
@@ -216,11 +237,11 @@ mod tests {
         let key = timers.insert(t0 + Duration::from_millis(5), noop());
         let key = timers.reset(key, t0 + Duration::from_millis(10));
         let mut wakers = Vec::new();
-        assert_eq!(timers.fire_expired(t0 + Duration::from_millis(6), &mut wakers), 0);
+        assert_eq!(timers.fire_expired(t0 + Duration::from_millis(6), &mut wakers, None), 0);
         assert_eq!(timers.next_deadline(), Some(t0 + Duration::from_millis(10)));
         let key = timers.reset(key, t0 + Duration::from_millis(7));
         assert_eq!(timers.next_deadline(), Some(t0 + Duration::from_millis(7)));
-        assert_eq!(timers.fire_expired(t0 + Duration::from_millis(20), &mut wakers), 1);
+        assert_eq!(timers.fire_expired(t0 + Duration::from_millis(20), &mut wakers, None), 1);
         // Re-arm after firing.
         let key = timers.reset(key, t0 + Duration::from_millis(30));
         assert_eq!(timers.next_deadline(), Some(t0 + Duration::from_millis(30)));

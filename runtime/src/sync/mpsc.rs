@@ -224,6 +224,7 @@ impl<T> Chan<T> {
             None if self.senders.get() == 0 || self.rx_closed.get() => Poll::Ready(None),
             None => {
                 crate::waker::store_in_cell(&self.rx_waker, cx.waker());
+                crate::context::note_wait("mpsc::Receiver::recv");
                 Poll::Pending
             }
         }
@@ -377,6 +378,7 @@ impl<T> Future for SendFuture<'_, T> {
             match *waiters.state(key) {
                 Place::Waiting => {
                     waiters.register(key, cx.waker());
+                    crate::context::note_wait("mpsc::Sender::send (channel full)");
                     return Poll::Pending;
                 }
                 Place::Granted => {
@@ -398,6 +400,7 @@ impl<T> Future for SendFuture<'_, T> {
         }
         this.value = Some(value);
         this.key = Some(chan.send_waiters.borrow_mut().push_back(Place::Waiting, cx.waker().clone()));
+        crate::context::note_wait("mpsc::Sender::send (channel full)");
         Poll::Pending
     }
 }

@@ -199,6 +199,7 @@ impl Future for Notified<'_> {
             let mut waiters = notify.waiters.borrow_mut();
             if *waiters.state(key) == Wakeup::Waiting {
                 waiters.register(key, cx.waker());
+                crate::context::note_wait("Notify::notified");
                 return Poll::Pending;
             }
             waiters.remove(key);
@@ -211,6 +212,7 @@ impl Future for Notified<'_> {
             return Poll::Ready(());
         }
         this.key = Some(notify.waiters.borrow_mut().push_back(Wakeup::Waiting, cx.waker().clone()));
+        crate::context::note_wait("Notify::notified");
         Poll::Pending
     }
 }

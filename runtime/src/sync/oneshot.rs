@@ -167,6 +167,7 @@ impl<T> Sender<T> {
             return Poll::Ready(());
         }
         crate::waker::store_in_cell(&inner.tx_waker, cx.waker());
+        crate::context::note_wait("oneshot::Sender::closed");
         Poll::Pending
     }
 }
@@ -267,6 +268,7 @@ impl<T> Future for Receiver<T> {
             return Poll::Ready(Err(RecvError));
         }
         crate::waker::store_in_cell(&inner.rx_waker, cx.waker());
+        crate::context::note_wait("oneshot::Receiver");
         Poll::Pending
     }
 }

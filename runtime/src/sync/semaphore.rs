@@ -273,6 +273,7 @@ impl<'a> Future for Acquire<'a> {
             let request = *state.waiters.state(key);
             if let Claim::Waiting(_) = request {
                 state.waiters.register(key, cx.waker());
+                crate::context::note_wait("Semaphore::acquire");
                 return Poll::Pending;
             }
             state.waiters.remove(key);
@@ -290,6 +291,7 @@ impl<'a> Future for Acquire<'a> {
             return Poll::Ready(Ok(SemaphorePermit { semaphore, permits: this.wanted }));
         }
         this.key = Some(state.waiters.push_back(Claim::Waiting(this.wanted), cx.waker().clone()));
+        crate::context::note_wait("Semaphore::acquire");
         Poll::Pending
     }
 }

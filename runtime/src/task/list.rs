@@ -14,6 +14,8 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 
 use super::header::{header, Header};
+use super::state::Snapshot;
+use crate::waker::{self, Wakes};
 
 /// Head and tail of the live-task list, in spawn order.
 ///
@@ -42,6 +44,26 @@ impl TaskList {
         self.head.get()
     }
 
+    /// What every linked task is doing, oldest first: a read-only look for
+    /// `Runtime::dump`. Owner thread only (the list is `!Sync`).
+    pub(crate) fn inspect(&self) -> Vec<Inspected> {
+        let mut tasks = Vec::with_capacity(self.len.get());
+        let mut next = self.head.get();
+        while let Some(ptr) = next {
+            // SAFETY: linked tasks are live (the list holds a reference).
+            let task = unsafe { header(ptr) };
+            // SAFETY: `join_waker` is touched only on this thread, and only
+            // mutably inside `JoinHandle::poll` and `raw::complete`, neither
+            // of which is running (this is a plain call on the owner
+            // thread). The shared borrow lasts for `waker::wakes`, which
+            // reads the waker's pointers and calls none of its functions.
+            let join_waiter = unsafe { (*task.join_waker.get()).as_ref().map(waker::wakes) };
+            tasks.push(Inspected { id: task.id, state: task.state.load(), join_waiter });
+            next = task.next.get();
+        }
+        tasks
+    }
+
     /// Links a new task at the back.
     ///
     /// # Safety
@@ -64,6 +86,14 @@ impl TaskList {
         this.tail.set(Some(ptr));
         this.len.set(this.len.get() + 1);
     }
+}
+
+/// One task as [`TaskList::inspect`] saw it.
+pub(crate) struct Inspected {
+    pub(crate) id: u64,
+    pub(crate) state: Snapshot,
+    /// Whom the waker stored by whoever awaits its `JoinHandle` wakes.
+    pub(crate) join_waiter: Option<Wakes>,
 }
 
 /// Unlinks `ptr` from the list it is on. Returns `false` if it was not

@@ -124,6 +124,11 @@ impl Snapshot {
     pub(crate) fn has_join_handle(self) -> bool {
         self.0 & HANDLE != 0
     }
+
+    /// In a run queue, or woken during its poll (for `Runtime::dump`).
+    pub(crate) fn is_scheduled(self) -> bool {
+        self.0 & SCHEDULED != 0
+    }
 }
 
 /// What [`State::transition_to_idle`] found after a `Pending` poll.
