@@ -636,3 +636,35 @@ fn a_traced_runtime_names_tasks_in_its_dump_without_task_details() {
         sleeper.await.unwrap();
     });
 }
+
+#[test]
+fn trace_plot_draws_a_trace() {
+    let dir = scratch("plot");
+    let (trace, svg) = (dir.join("trace.json"), dir.join("trace.svg"));
+    let rt = Runtime::builder().virtual_time(true).trace(&trace).build().unwrap();
+    rt.block_on(async {
+        let sleeper = corio::spawn_named("sleeper", corio::time::sleep(Duration::from_millis(5)));
+        corio::spawn_named("quick", async {}).await.unwrap();
+        sleeper.await.unwrap();
+    });
+    drop(rt);
+    let out =
+        std::process::Command::new(common::example("trace_plot")).arg(&trace).arg(&svg).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Polls: block_on 3, quick 1, sleeper 2; arrows: two spawns, quick and
+    // sleeper waking block_on, the timer waking sleeper.
+    assert!(stdout.contains("4 rows, 6 polls, 5 arrows"), "{stdout}");
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    assert!(picture.starts_with("<svg"), "{}", &picture[..100.min(picture.len())]);
+    for row in ["task 1: sleeper", "task 2: quick", "block_on future"] {
+        assert!(picture.contains(row), "no row {row}");
+    }
+    // Not a trace: a clear error, no picture.
+    std::fs::write(&trace, "{}").unwrap();
+    let out =
+        std::process::Command::new(common::example("trace_plot")).arg(&trace).arg(&svg).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no traceEvents"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
