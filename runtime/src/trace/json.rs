@@ -22,7 +22,7 @@
 //! happened (the runtime stopped first) or whose source fell out of the
 //! ring are left out, so every flow start has its end.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::event::{Cause, Lane, Name, Timeout, What, MAIN};
@@ -182,7 +182,7 @@ pub(crate) fn chunk(tracer: &Tracer) -> Chunk {
     let names: HashMap<u64, Name> = tracer.names().iter().map(|(id, name)| (*id, name.clone())).collect();
 
     let mut w = Writer { pid, out: String::new(), next_flow: 1 };
-    let mut lanes: Vec<Lane> = Vec::new();
+    let mut lanes: HashSet<Lane> = HashSet::new();
     let mut open: HashMap<Lane, (u64, u64)> = HashMap::new(); // lane -> (start, poll number)
     let mut polls: HashMap<Lane, u64> = HashMap::new();
     let mut pending: HashMap<Lane, Vec<PendingFlow>> = HashMap::new();
@@ -205,9 +205,7 @@ pub(crate) fn chunk(tracer: &Tracer) -> Chunk {
         let next_ts = stamps.get(i + 1).map_or(ts + 1000, |next| *next);
         match &event.what {
             What::PollStart { lane } => {
-                if !lanes.contains(lane) {
-                    lanes.push(*lane);
-                }
+                lanes.insert(*lane);
                 let number = polls.entry(*lane).or_insert(0);
                 *number += 1;
                 open.insert(*lane, (ts, *number));
@@ -244,8 +242,8 @@ pub(crate) fn chunk(tracer: &Tracer) -> Chunk {
                 if let Some(tid) = source {
                     pending.entry(*task).or_default().push(PendingFlow { category, tid, ts });
                 }
-                if category == "spawn" && !lanes.contains(task) {
-                    lanes.push(*task);
+                if category == "spawn" {
+                    lanes.insert(*task);
                 }
             }
             What::WakeIgnored { lane, by } => {
@@ -258,9 +256,7 @@ pub(crate) fn chunk(tracer: &Tracer) -> Chunk {
                     Cause::Remote => "another thread".to_owned(),
                     Cause::Unknown => "unknown".to_owned(),
                 };
-                if !lanes.contains(lane) {
-                    lanes.push(*lane);
-                }
+                lanes.insert(*lane);
                 w.instant(
                     *lane,
                     "wake (already scheduled, running or done)",
@@ -317,6 +313,7 @@ pub(crate) fn chunk(tracer: &Tracer) -> Chunk {
     meta.metadata(None, "process_sort_index", &format!("\"sort_index\":{pid}"));
     meta.metadata(Some(RUNTIME_TID), "thread_name", "\"name\":\"runtime: park, reactor, timers\"");
     meta.metadata(Some(RUNTIME_TID), "thread_sort_index", "\"sort_index\":-2");
+    let mut lanes: Vec<Lane> = lanes.into_iter().collect();
     lanes.sort_unstable();
     for lane in &lanes {
         meta.metadata(Some(*lane), "thread_name", &format!("\"name\":{}", quote(&lane_name(*lane, &names))));
