@@ -15,7 +15,10 @@
 //! `epoll_wait`s, readiness events and timer firings have a row of their
 //! own; and an arrow goes from whatever woke a task (another task's poll, a
 //! socket, a timer, another thread) to the poll that wake led to. Several
-//! runtimes tracing to one file share its time axis, one process each.
+//! runtimes tracing to one file share its time axis, one process each; no
+//! arrow crosses between them (a runtime knows nothing of its peers), but
+//! a socket is named by both its addresses, so a connection's two ends can
+//! be found by searching for one port.
 //!
 //! The trace lives in a ring of the last
 //! [`trace_capacity`](crate::Builder::trace_capacity) events (about a
