@@ -57,7 +57,7 @@
 //!    that reach their driver through the context.
 //! 8. `executor.rs`: [`Runtime`], the tick loop, [`block_on`], [`spawn`],
 //!    and `Scheduler`, the executor's side of the `Schedule` seam; the
-//!    tracer's hooks; how a simulator drives runtimes from outside
+//!    tracer's hooks (`executor/traced.rs`); how a simulator drives runtimes from outside
 //!    ([`Runtime::run_until_stalled`], [`Builder::seeded_order`],
 //!    [`time::VirtualClock`]: the `corio-sim` crate, `docs/SIMULATION.md`).
 //!    `dump.rs`: [`dump`] and [`Runtime::dump`], what every
