@@ -91,7 +91,11 @@ fn virtual_time_runs_an_hour_of_timeouts_instantly() {
         last - start
     });
     assert_eq!(fired, Duration::from_secs(3600));
-    assert!(wall.elapsed() < Duration::from_secs(5), "virtual hour took {:?}", wall.elapsed());
+    // An interpreter is too slow for a wall-clock bound; the virtual hour
+    // above is the point of the test.
+    if !cfg!(miri) {
+        assert!(wall.elapsed() < Duration::from_secs(5), "virtual hour took {:?}", wall.elapsed());
+    }
 }
 
 #[test]
@@ -194,6 +198,7 @@ fn thread_cpu_time() -> Duration {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "reads /proc (isolation) and measures real CPU time")]
 fn an_idle_runtime_sleeps_in_the_kernel() {
     let rt = Runtime::new().unwrap();
     let cpu_before = thread_cpu_time();

@@ -177,6 +177,9 @@ pub(crate) struct Reactor {
 impl Reactor {
     /// `precise`: use a timerfd (Linux) for sub-millisecond timer wake-ups.
     pub(crate) fn new(capacity: usize, precise: bool) -> io::Result<Reactor> {
+        // Miri cannot create a timerfd (an unsupported foreign call): timers
+        // there wait in `epoll_wait`'s own timeout, whole milliseconds.
+        let precise = precise && !cfg!(miri);
         let poll = mio::Poll::new()?;
         #[cfg(target_os = "linux")]
         let timer = if precise { Some(precise::TimerFd::new(poll.registry(), TIMER_TOKEN)?) } else { None };
