@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::task::{Poll, Waker};
 
+use corio::task::yield_now;
 use corio::{spawn, Runtime};
 
 /// A cross-thread "event": a counter plus the waker of the task waiting for it.
@@ -81,21 +82,30 @@ fn eight_threads_waking_at_once_lose_no_wakeup() {
 fn wake_from_another_thread_interrupts_a_blocked_runtime() {
     let rt = Runtime::new().unwrap();
     let event = Arc::new(Event::default());
-    let e = event.clone();
-    let started = Arc::new(AtomicBool::new(false));
-    let s = started.clone();
+    // Set on the runtime's thread once the task has parked. A wake that
+    // came earlier, while the task was still inside its poll, would only
+    // mark it for a local re-queue and never reach the cross-thread queue.
+    let parked = Arc::new(AtomicBool::new(false));
+    let (e, p) = (event.clone(), parked.clone());
     let waker_thread = std::thread::spawn(move || {
-        // Wait until the task has parked (its waker is registered).
-        while e.waker.lock().unwrap().is_none() {
+        while !p.load(Ordering::SeqCst) {
             std::thread::yield_now();
         }
-        s.store(true, Ordering::SeqCst);
         e.fire();
     });
     let e = event.clone();
-    rt.block_on(async move { spawn(async move { e.reach(1).await }).await.unwrap() });
+    rt.block_on(async move {
+        let task = spawn(async move { e.reach(1).await });
+        // The task runs on this thread: once its waker is stored, its poll
+        // has returned `Pending` and it sits in no queue.
+        while event.waker.lock().unwrap().is_none() {
+            yield_now().await;
+        }
+        parked.store(true, Ordering::SeqCst);
+        // The runtime now blocks in the kernel until the wake interrupts it.
+        task.await.unwrap()
+    });
     waker_thread.join().unwrap();
-    assert!(started.load(Ordering::SeqCst));
     assert!(rt.stats().wakes_remote >= 1);
 }
 
