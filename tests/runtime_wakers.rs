@@ -340,3 +340,40 @@ fn wakes_from_other_threads_race_the_task_finishing() {
         thread.join().unwrap();
     }
 }
+
+#[test]
+fn wakes_of_different_tasks_from_other_threads_at_once_are_all_seen() {
+    // One parked task per thread, each woken once from its own thread. The
+    // pushes onto the cross-thread queue race each other and the runtime's
+    // drain; only the first interrupts the runtime's wait, and the drain
+    // that follows must see every later push too.
+    const THREADS: usize = 3;
+    let rt = Runtime::new().unwrap();
+    let probes: Vec<_> = (0..THREADS).map(|_| probe(2)).collect();
+    let mut handles = Vec::new();
+    let mut shareds = Vec::new();
+    for (body, shared) in probes {
+        handles.push(rt.spawn(body));
+        shareds.push(shared);
+    }
+    rt.block_on(yield_now());
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let threads: Vec<_> = shareds
+        .iter()
+        .map(|shared| {
+            let (waker, barrier) = (shared.take_waker(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                waker.wake();
+            })
+        })
+        .collect();
+    rt.block_on(async {
+        for handle in handles {
+            assert_eq!(handle.await.unwrap(), 2);
+        }
+    });
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}

@@ -116,8 +116,17 @@ impl Injector {
 
     /// Called by the runtime before draining, so a push that lands after the
     /// drain is guaranteed to write the `mio::Waker` again.
+    ///
+    /// A swap, not a store: a pusher that found the flag already set wrote
+    /// no eventfd and counts on this drain to see its push. Reading the
+    /// flag with acquire ordering (the pusher's swap released it) is what
+    /// makes that push visible to the pops that follow. A plain store
+    /// synchronises with nothing: the memory model let the drain miss the
+    /// push (or the `block_on` future's `woken` flag set just before it),
+    /// and the runtime then blocked in the kernel with work queued. (x86
+    /// never shows it.)
     pub(crate) fn clear_notified(&self) {
-        self.notified.store(false, Ordering::SeqCst);
+        self.notified.swap(false, Ordering::AcqRel);
     }
 
     /// Whether a task or a spawn waits to be drained.

@@ -231,8 +231,23 @@ impl State {
     fn transition_to_notified(&self, add: usize) -> TransitionToNotified {
         let mut current = self.0.load(Ordering::Acquire);
         loop {
-            if current & (COMPLETED | CLOSED | SCHEDULED) != 0 {
+            if current & (COMPLETED | CLOSED) != 0 {
                 return TransitionToNotified::DoNothing;
+            }
+            if current & SCHEDULED != 0 {
+                // Already due for a poll. Still write the word (same value):
+                // this release is what makes the wake happen-before that
+                // poll, whose `transition_to_running` reads it (std's
+                // `Waker::wake` contract). A plain load here let the poll
+                // miss what the waker wrote just before waking; Miri found
+                // the lost wake-up (tests/runtime_wakers.rs).
+                match self.0.compare_exchange_weak(current, current, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => return TransitionToNotified::DoNothing,
+                    Err(actual) => {
+                        current = actual;
+                        continue;
+                    }
+                }
             }
             let idle = current & RUNNING == 0;
             let next = if idle { (current | SCHEDULED) + add } else { current | SCHEDULED };
