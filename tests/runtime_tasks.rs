@@ -409,3 +409,139 @@ fn a_block_on_future_that_keeps_yielding_still_lets_the_runtime_park() {
     other.join().unwrap();
     assert!(rt.stats().reactor_turns >= 1);
 }
+
+/// A future holding `N` bytes of a known pattern: it parks once, then
+/// returns their checksum. Memory reused while the task still lived would
+/// change the sum.
+struct Payload<const N: usize> {
+    bytes: [u8; N],
+    seed: u8,
+    yielded: bool,
+}
+
+impl<const N: usize> Payload<N> {
+    fn new(seed: u8) -> Self {
+        let mut bytes = [0u8; N];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = seed.wrapping_add(i as u8);
+        }
+        Payload { bytes, seed, yielded: false }
+    }
+
+    fn expected(seed: u8) -> u64 {
+        (0..N).map(|i| u64::from(seed.wrapping_add(i as u8))).sum()
+    }
+}
+
+impl<const N: usize> Future for Payload<N> {
+    type Output = (u8, u64);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(u8, u64)> {
+        if !self.yielded {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready((self.seed, self.bytes.iter().map(|&b| u64::from(b)).sum()))
+    }
+}
+
+/// A future aligned beyond what the task free lists hand out.
+#[repr(align(128))]
+struct OverAligned;
+
+impl Future for OverAligned {
+    type Output = usize;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<usize> {
+        Poll::Ready(std::ptr::from_ref(&*self).addr() % 128)
+    }
+}
+
+#[test]
+fn task_memory_is_recycled_across_sizes_and_alignments() {
+    // Small tasks come from per-thread free lists by size class; tasks over
+    // the largest class or over-aligned bypass them (task/blocks.rs). Two
+    // rounds, so the second reuses what the first freed, with many tasks
+    // of one class alive at once.
+    const PER_SIZE: u8 = 12;
+    let rt = Runtime::new().unwrap();
+    rt.block_on(async {
+        for _ in 0..2 {
+            let small: Vec<_> = (0..PER_SIZE).map(|s| spawn(Payload::<24>::new(s))).collect();
+            let medium: Vec<_> = (0..PER_SIZE).map(|s| spawn(Payload::<900>::new(s))).collect();
+            let large: Vec<_> = (0..3).map(|s| spawn(Payload::<4000>::new(s))).collect();
+            let aligned = spawn(OverAligned);
+            for handle in small {
+                let (seed, sum) = handle.await.unwrap();
+                assert_eq!(sum, Payload::<24>::expected(seed));
+            }
+            for handle in medium {
+                let (seed, sum) = handle.await.unwrap();
+                assert_eq!(sum, Payload::<900>::expected(seed));
+            }
+            for handle in large {
+                let (seed, sum) = handle.await.unwrap();
+                assert_eq!(sum, Payload::<4000>::expected(seed));
+            }
+            assert_eq!(aligned.await.unwrap(), 0, "the future lies at its alignment");
+        }
+    });
+    assert_eq!(rt.stats().tasks_alive, 0);
+}
+
+/// Panics when dropped, if armed.
+struct PanicOnDrop(&'static str);
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("{}", self.0);
+        }
+    }
+}
+
+#[test]
+fn a_future_whose_destructor_panics_is_reported_and_isolated() {
+    let rt = Runtime::new().unwrap();
+    let drops = Rc::new(Cell::new(0));
+    rt.block_on(async {
+        // Aborted while parked: the panic from its destructor is the result.
+        let bomb = PanicOnDrop("destructor exploded on abort");
+        let handle = spawn(async move {
+            let _bomb = bomb;
+            std::future::pending::<()>().await
+        });
+        yield_now().await;
+        handle.abort();
+        let error = handle.await.unwrap_err();
+        assert!(error.is_panic(), "{error}");
+        assert_eq!(error.panic_message(), Some("destructor exploded on abort"));
+
+        // Finished first: its output stands, the later panic is dropped.
+        struct ReadyThenBoom {
+            _bomb: PanicOnDrop,
+        }
+        impl Future for ReadyThenBoom {
+            type Output = u32;
+            fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+                Poll::Ready(7)
+            }
+        }
+        let handle = spawn(ReadyThenBoom { _bomb: PanicOnDrop("destructor exploded after Ready") });
+        assert_eq!(handle.await.unwrap(), 7);
+    });
+    // At shutdown: every other future is still dropped, once.
+    let bomb = PanicOnDrop("destructor exploded at shutdown");
+    drop(rt.spawn(async move {
+        let _bomb = bomb;
+        std::future::pending::<()>().await
+    }));
+    let counter = DropCounter(drops.clone());
+    let after = rt.spawn(async move {
+        let _counter = counter;
+        std::future::pending::<()>().await
+    });
+    rt.block_on(yield_now());
+    drop(rt);
+    assert_eq!(drops.get(), 1);
+    assert!(after.is_finished());
+}

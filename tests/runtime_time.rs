@@ -166,6 +166,26 @@ fn a_yield_loop_does_not_starve_a_timer() {
 }
 
 #[test]
+fn an_idle_runtime_on_the_real_clock_sleeps_until_the_deadline() {
+    // Nothing else to do: the runtime waits in the kernel for the deadline
+    // (a timerfd on Linux; under Miri, which has none, epoll's own timeout).
+    // Only the lower bound is checked: a loaded machine may oversleep.
+    let rt = Runtime::new().unwrap();
+    let start = std::time::Instant::now();
+    let (a, b) = rt.block_on(async {
+        let a = spawn(async {
+            sleep(Duration::from_millis(3)).await;
+            std::time::Instant::now()
+        });
+        sleep(Duration::from_millis(5)).await;
+        (a.await.unwrap(), std::time::Instant::now())
+    });
+    assert!(a - start >= Duration::from_millis(3));
+    assert!(b - start >= Duration::from_millis(5));
+    assert_eq!(rt.stats().timers_fired, 2);
+}
+
+#[test]
 fn a_self_waking_task_does_not_starve_timers_with_virtual_time() {
     // Budget check without wall time: with virtual time, a constantly ready
     // task means the clock never advances... unless the sleeper's deadline is
