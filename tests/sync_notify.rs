@@ -60,7 +60,7 @@ fn notify_waiters_wakes_ten_thousand_waiters() {
         let woken = Rc::new(Cell::new(0usize));
         let parked = Rc::new(Cell::new(0usize));
         // Miri-sized under Miri: still more waiters than one tick's budget.
-        const WAITERS: usize = if cfg!(miri) { 300 } else { 10_000 };
+        const WAITERS: usize = if cfg!(miri) { 200 } else { 10_000 };
         let mut tasks = Vec::new();
         for _ in 0..WAITERS {
             let (notify, woken, parked) = (notify.clone(), woken.clone(), parked.clone());
@@ -140,13 +140,15 @@ fn dropped_chosen_waiter_with_nobody_behind_leaves_a_permit() {
 #[test]
 fn check_then_wait_pattern_never_hangs() {
     let rt = virtual_rt();
+    // Miri-sized under Miri.
+    const ROUNDS: u32 = if cfg!(miri) { 30 } else { 100 };
     rt.block_on(async {
         let notify = Rc::new(Notify::new());
         let counter = Rc::new(Cell::new(0));
         let producer = {
             let (notify, counter) = (notify.clone(), counter.clone());
             spawn(async move {
-                for _ in 0..100 {
+                for _ in 0..ROUNDS {
                     counter.set(counter.get() + 1);
                     notify.notify_waiters();
                     sleep(Duration::from_millis(1)).await;
@@ -154,7 +156,7 @@ fn check_then_wait_pattern_never_hangs() {
             })
         };
         let mut seen = 0;
-        while seen < 100 {
+        while seen < ROUNDS {
             let notified = notify.notified();
             if counter.get() > seen {
                 seen = counter.get();
