@@ -113,8 +113,9 @@ fn a_wake_outside_block_on_goes_through_the_cross_thread_queue() {
     let handle = rt.spawn(body);
     rt.block_on(yield_now());
     assert_eq!(shared.polls(), 1);
-    shared.take_waker().wake_by_ref(); // the temporary waker is dropped here
+    // By reference; the taken waker is dropped at the end of the statement.
     // The runtime picks the wake up when it next parks.
+    shared.take_waker().wake_by_ref();
     rt.block_on(async {
         while shared.polls() < 2 {
             yield_now().await;
