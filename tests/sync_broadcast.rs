@@ -270,6 +270,7 @@ proptest! {
     #![proptest_config(ProptestConfig::default())]
 
     #[test]
+    #[cfg_attr(miri, ignore = "proptest reads its regression files (isolated under Miri); too many cases")]
     fn broadcast_matches_the_model(capacity in 1..5usize, ops in prop::collection::vec(op(), 1..80)) {
         let live = Rc::new(Cell::new(0));
         let (tx, rx) = broadcast::channel::<Tracked>(capacity);

@@ -267,6 +267,7 @@ proptest! {
     #![proptest_config(ProptestConfig::default())]
 
     #[test]
+    #[cfg_attr(miri, ignore = "proptest reads its regression files (isolated under Miri); too many cases")]
     fn watch_matches_the_model(ops in prop::collection::vec(op(), 1..60)) {
         let (tx, rx) = watch::channel(0u8);
         let mut senders = vec![tx];

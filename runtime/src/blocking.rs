@@ -271,6 +271,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "its idle pool threads outlive the test binary: an error under Miri")]
     fn threads_grow_to_the_cap_then_jobs_queue() {
         let pool = Pool::new(2, Duration::from_secs(60));
         let (started_tx, started) = mpsc::channel();
@@ -311,6 +312,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "its idle pool threads outlive the test binary: an error under Miri")]
     fn an_idle_thread_is_reused() {
         let pool = Pool::new(4, Duration::from_secs(60));
         let first = wait(pool.spawn(|| std::thread::current().id())).unwrap();
