@@ -49,7 +49,7 @@ fn a_million_tasks_all_complete() {
     // under Miri (see .ci/miri) the default is sized for an interpreter. More
     // than the per-tick budget (128) and the run queue's initial capacity
     // (256) either way, so several ticks and a queue growth are exercised.
-    let default = if cfg!(miri) { 600 } else { 1_000_000 };
+    let default = if cfg!(miri) { 300 } else { 1_000_000 };
     let n: u32 = std::env::var("CORIO_TEST_TASKS").ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let rt = Runtime::new().unwrap();
     let done = Rc::new(Cell::new(0u32));

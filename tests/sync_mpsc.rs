@@ -259,7 +259,7 @@ fn close_keeps_buffered_messages_then_ends() {
 fn slow_consumer_hundred_producers_bounded_sixteen() {
     // Miri-sized under Miri: still far more senders than slots.
     const PRODUCERS: usize = if cfg!(miri) { 20 } else { 100 };
-    const PER_PRODUCER: usize = if cfg!(miri) { 10 } else { 200 };
+    const PER_PRODUCER: usize = if cfg!(miri) { 5 } else { 200 };
     let rt = virtual_rt();
     rt.block_on(async {
         let (tx, mut rx) = mpsc::channel::<(usize, usize)>(16);

@@ -60,7 +60,7 @@ fn notify_waiters_wakes_ten_thousand_waiters() {
         let woken = Rc::new(Cell::new(0usize));
         let parked = Rc::new(Cell::new(0usize));
         // Miri-sized under Miri: still more waiters than one tick's budget.
-        const WAITERS: usize = if cfg!(miri) { 200 } else { 10_000 };
+        const WAITERS: usize = if cfg!(miri) { 150 } else { 10_000 };
         let mut tasks = Vec::new();
         for _ in 0..WAITERS {
             let (notify, woken, parked) = (notify.clone(), woken.clone(), parked.clone());
