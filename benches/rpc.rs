@@ -350,7 +350,7 @@ async fn tokio_read_frames(
     loop {
         match reader.read(buffer.unfilled()).await {
             Ok(0) | Err(_) => return,
-            Ok(n) => buffer.filled(n),
+            Ok(n) => buffer.advance(n),
         }
         while let Ok(Some((frame, size))) = decoder.peek(&buffer) {
             on_frame(frame);

@@ -14,7 +14,7 @@
 mod protocol;
 
 use proptest::prelude::*;
-use protocol::{Config, Connection, Next};
+use protocol::{Config, HttpConnection, Next};
 
 /// Arbitrary bytes, two in five replaced by one of `common` (characters
 /// that matter to the parser), so the input reaches deeper states.
@@ -36,11 +36,11 @@ fn split<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     offsets.windows(2).map(|w| &bytes[w[0]..w[1]]).collect()
 }
 
-/// Runs `pieces` through a [`Connection`]; returns what it wrote (with the
+/// Runs `pieces` through an [`HttpConnection`]; returns what it wrote (with the
 /// Date values blanked: the clock may tick between two runs), the input
 /// left buffered after each piece, and whether it closed.
 fn serve_pieces(pieces: &[&[u8]], config: &Config) -> (Vec<u8>, Vec<usize>, bool) {
-    let mut conn = Connection::new(config);
+    let mut conn = HttpConnection::new(config);
     let mut written = Vec::new();
     let mut buffered = Vec::new();
     let mut closed = false;

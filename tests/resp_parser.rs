@@ -16,7 +16,7 @@ mod protocol;
 use std::time::Instant;
 
 use proptest::prelude::*;
-use protocol::{Config, Connection, Db, Expiry, Flow, Parsed, Parser, Timers};
+use protocol::{Config, Db, Expiry, Flow, Parsed, Parser, RespConnection, Timers};
 
 /// Expiry that never fires: the properties here are about parsing.
 struct NoTimers;
@@ -95,11 +95,11 @@ fn command() -> impl Strategy<Value = Vec<Vec<u8>>> {
     ]
 }
 
-/// Runs `pieces` through a [`Connection`] on a fresh store; returns all it
+/// Runs `pieces` through a [`RespConnection`] on a fresh store; returns all it
 /// wrote and the buffered input after each step.
 fn serve_pieces(pieces: &[&[u8]], config: &Config) -> (Vec<u8>, Vec<usize>, bool) {
     let db = Db::<NoTimers>::default();
-    let mut conn = Connection::new(&db, config);
+    let mut conn = RespConnection::new(&db, config);
     let mut written = Vec::new();
     let mut buffered = Vec::new();
     for piece in pieces {

@@ -165,7 +165,7 @@ fn server_enforces_the_deadline_carried_in_the_request() {
             }
             let n = stream.read(buffer.unfilled()).await.unwrap();
             assert!(n > 0, "server closed without answering");
-            buffer.filled(n);
+            buffer.advance(n);
         };
         assert!(
             matches!(&answer, Frame::Error { id: 9, code: frame::code::DEADLINE_EXCEEDED, .. }),

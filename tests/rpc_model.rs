@@ -536,7 +536,7 @@ impl Client {
                 }
                 match self.stream.read(self.buffer.unfilled()).await {
                     Ok(0) | Err(_) => return Ok(None),
-                    Ok(n) => self.buffer.filled(n),
+                    Ok(n) => self.buffer.advance(n),
                 }
             }
         };

@@ -133,7 +133,7 @@ impl Raw {
                 }
                 match self.stream.read(self.buffer.unfilled()).await {
                     Ok(0) | Err(_) => return None,
-                    Ok(n) => self.buffer.filled(n),
+                    Ok(n) => self.buffer.advance(n),
                 }
             }
         };

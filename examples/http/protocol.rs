@@ -3,7 +3,7 @@
 //! `#[path = "../http/protocol.rs"] mod protocol;`, so that a benchmark of
 //! the two compares runtimes, not two programs.
 //!
-//! What lives here: the flags, [`Connection`] (request framing, routing and
+//! What lives here: the flags, [`HttpConnection`] (request framing, routing and
 //! responses; request heads are parsed with `httparse`), and the rules of
 //! RFC 9112 that decide where one request ends and the next begins. What
 //! each runtime supplies: sockets, the connection loop with its deadlines,
@@ -104,7 +104,7 @@ fn parse_flags() -> Result<Config, String> {
     })
 }
 
-/// What to do after writing out [`Connection::output`].
+/// What to do after writing out [`HttpConnection::output`].
 #[derive(Debug, PartialEq)]
 pub enum Next {
     KeepAlive,
@@ -148,7 +148,7 @@ struct Pending {
 /// One client: bytes in, responses out. Requests are answered in order
 /// (pipelining); a body is read and thrown away as it arrives, so nothing
 /// but one request head is ever buffered.
-pub struct Connection {
+pub struct HttpConnection {
     input: Vec<u8>,
     output: Vec<u8>,
     pending: Option<Pending>,
@@ -161,9 +161,9 @@ struct Reject(u16, &'static str, &'static str);
 
 const BAD_REQUEST: &str = "Bad Request";
 
-impl Connection {
-    pub fn new(config: &Config) -> Connection {
-        Connection {
+impl HttpConnection {
+    pub fn new(config: &Config) -> HttpConnection {
+        HttpConnection {
             input: Vec::with_capacity(4096),
             output: Vec::with_capacity(4096),
             pending: None,
@@ -184,7 +184,7 @@ impl Connection {
     }
 
     /// Received bytes not yet consumed: at most one request head (the
-    /// header limit) or one chunked-framing line once [`Connection::answer`]
+    /// header limit) or one chunked-framing line once [`HttpConnection::answer`]
     /// has returned [`Next::KeepAlive`]; bodies are consumed as they arrive.
     #[allow(dead_code)] // for the property tests
     pub fn buffered(&self) -> usize {
@@ -196,7 +196,7 @@ impl Connection {
         &self.output
     }
 
-    /// Call once [`Connection::output`] has been written.
+    /// Call once [`HttpConnection::output`] has been written.
     pub fn sent(&mut self) {
         self.output.clear();
     }

@@ -59,7 +59,7 @@ use corio::net::{TcpListener, TcpStream};
 use corio::time::{timeout_at, Instant};
 use corio::{race, Either};
 
-use protocol::{response, Config, Connection, Next};
+use protocol::{response, Config, HttpConnection, Next};
 use shutdown::Shutdown;
 
 /// How long open connections may finish their requests once a stop signal arrived.
@@ -83,7 +83,7 @@ fn main() {
 
 async fn serve(mut stream: TcpStream, config: Config, mut shutdown: Shutdown) {
     let _ = stream.set_nodelay(true);
-    let mut conn = Connection::new(&config);
+    let mut conn = HttpConnection::new(&config);
     let mut chunk = vec![0u8; 16 * 1024];
     let mut request_deadline: Option<Instant> = None;
     loop {

@@ -25,7 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{timeout_at, Instant};
 
-use protocol::{response, Config, Connection, Next};
+use protocol::{response, Config, HttpConnection, Next};
 
 fn main() {
     let config = protocol::parse_args("http_server_tokio");
@@ -51,7 +51,7 @@ fn main() {
 
 async fn serve(mut stream: TcpStream, config: Config) {
     let _ = stream.set_nodelay(true);
-    let mut conn = Connection::new(&config);
+    let mut conn = HttpConnection::new(&config);
     let mut chunk = vec![0u8; 16 * 1024];
     let mut request_deadline: Option<Instant> = None;
     loop {

@@ -3,11 +3,11 @@
 //! `#[path = "../resp/protocol.rs"] mod protocol;`, so that a benchmark of
 //! the two compares runtimes, not two programs.
 //!
-//! What lives here: the flags, the request parser, and [`Connection`], which
+//! What lives here: the flags, the request parser, and [`RespConnection`], which
 //! turns the bytes a client sent into the bytes to send back. The command
 //! table is in `commands.rs`, the key space in `store.rs`. What each runtime
 //! supplies: sockets, the loop that moves bytes between a socket and a
-//! [`Connection`], and one expiry timer per key ([`Timers`]).
+//! [`RespConnection`], and one expiry timer per key ([`Timers`]).
 //!
 //! The parser follows redis-server 7 (`processMultibulkBuffer` and
 //! `processInlineBuffer` in its networking.c) down to its error texts, so a
@@ -87,13 +87,13 @@ fn parse_flags() -> Result<Config, String> {
     Ok(config)
 }
 
-/// What the connection loop does after writing out [`Connection::output`].
+/// What the connection loop does after writing out [`RespConnection::output`].
 #[derive(Debug, PartialEq)]
 pub enum Flow {
     /// Every buffered command has been answered: read more.
     Read,
     /// Commands are still buffered but the output reached
-    /// [`OUTPUT_LIMIT`]: write it, then call [`Connection::answer`] again
+    /// [`OUTPUT_LIMIT`]: write it, then call [`RespConnection::answer`] again
     /// before reading.
     Write,
     /// Write what is there, then close (QUIT, a protocol error, or a
@@ -114,7 +114,7 @@ pub struct Session {
 }
 
 /// One client's buffers and state: bytes in, commands executed, bytes out.
-pub struct Connection {
+pub struct RespConnection {
     /// Received bytes not yet executed; starts at the current command.
     input: Vec<u8>,
     output: Vec<u8>,
@@ -123,9 +123,9 @@ pub struct Connection {
     max_query: usize,
 }
 
-impl Connection {
-    pub fn new<T: Timers>(db: &Db<T>, config: &Config) -> Connection {
-        Connection {
+impl RespConnection {
+    pub fn new<T: Timers>(db: &Db<T>, config: &Config) -> RespConnection {
+        RespConnection {
             input: Vec::with_capacity(16 * 1024),
             output: Vec::with_capacity(16 * 1024),
             parser: Parser::new(config.max_bulk),
@@ -180,7 +180,7 @@ impl Connection {
     }
 
     /// Received bytes not yet executed (at most the query limit once
-    /// [`Connection::answer`] has returned [`Flow::Read`]); zero between
+    /// [`RespConnection::answer`] has returned [`Flow::Read`]); zero between
     /// commands.
     #[allow(dead_code)] // resp_server_tokio has no graceful stop to need it
     pub fn buffered(&self) -> usize {
@@ -192,7 +192,7 @@ impl Connection {
         &self.output
     }
 
-    /// Call once [`Connection::output`] has been written.
+    /// Call once [`RespConnection::output`] has been written.
     pub fn sent(&mut self) {
         self.output.clear();
         if self.output.capacity() > KEEP_CAPACITY {

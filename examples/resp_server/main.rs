@@ -52,7 +52,7 @@ use corio::net::{TcpListener, TcpStream};
 use corio::time::{sleep_until, Instant};
 use corio::{race, Either, JoinHandle};
 
-use protocol::{Connection, Db, Expiry, Flow, Timers};
+use protocol::{Db, Expiry, Flow, RespConnection, Timers};
 use shutdown::Shutdown;
 
 /// How long open connections may finish their commands once a stop signal arrived.
@@ -84,7 +84,7 @@ fn main() {
         println!("resp_server listening on {}", listener.local_addr().unwrap());
         let db = Db::<CorioTimers>::default();
         shutdown::serve("resp_server", listener, signals, GRACE, |stream, shutdown| {
-            corio::spawn(serve(stream, Connection::new(&db, &config), db.clone(), shutdown));
+            corio::spawn(serve(stream, RespConnection::new(&db, &config), db.clone(), shutdown));
         })
         .await
         .expect("signal stream");
@@ -96,7 +96,7 @@ fn main() {
 /// client that never reads holds at most about one reply's worth of memory.
 /// Once the server is stopping, a connection with no command half-received
 /// closes (after answering everything it read).
-async fn serve(mut stream: TcpStream, mut conn: Connection, db: Db<CorioTimers>, mut shutdown: Shutdown) {
+async fn serve(mut stream: TcpStream, mut conn: RespConnection, db: Db<CorioTimers>, mut shutdown: Shutdown) {
     let _ = stream.set_nodelay(true);
     let mut chunk = vec![0u8; 16 * 1024];
     loop {

@@ -27,7 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
-use protocol::{Connection, Db, Expiry, Flow, Timers};
+use protocol::{Db, Expiry, Flow, RespConnection, Timers};
 
 /// Key expiry on tokio: a local task per key that sleeps until the deadline.
 struct TokioTimers;
@@ -58,7 +58,7 @@ fn main() {
         loop {
             match listener.accept().await {
                 Ok((stream, _peer)) => {
-                    tokio::task::spawn_local(serve(stream, Connection::new(&db, &config), db.clone()));
+                    tokio::task::spawn_local(serve(stream, RespConnection::new(&db, &config), db.clone()));
                 }
                 Err(e) => eprintln!("resp_server_tokio: accept failed: {e}"),
             }
@@ -69,7 +69,7 @@ fn main() {
 /// One connection: read, execute every complete command, answer in one
 /// write. While a write is pending nothing more is executed or read, so a
 /// client that never reads holds at most about one reply's worth of memory.
-async fn serve(mut stream: TcpStream, mut conn: Connection, db: Db<TokioTimers>) {
+async fn serve(mut stream: TcpStream, mut conn: RespConnection, db: Db<TokioTimers>) {
     let _ = stream.set_nodelay(true);
     let mut chunk = vec![0u8; 16 * 1024];
     loop {

@@ -526,7 +526,7 @@ impl ReadBuffer {
     }
 
     /// Free space to read into (at least 4 KiB). After reading `n` bytes
-    /// into it, call [`filled`](ReadBuffer::filled).
+    /// into it, call [`advance`](ReadBuffer::advance).
     pub fn unfilled(&mut self) -> &mut [u8] {
         if self.data.len() - self.end < MIN_FREE {
             self.compact();
@@ -546,8 +546,9 @@ impl ReadBuffer {
         self.start = 0;
     }
 
-    /// Marks `n` bytes of [`unfilled`](ReadBuffer::unfilled) as received.
-    pub fn filled(&mut self, n: usize) {
+    /// Marks `n` bytes of [`unfilled`](ReadBuffer::unfilled) as received
+    /// (as tokio's `ReadBuf::advance`: the filled part grows by `n`).
+    pub fn advance(&mut self, n: usize) {
         self.end = (self.end + n).min(self.data.len());
     }
 

@@ -63,7 +63,7 @@ const READ_BUFFER: usize = 64 * 1024;
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    connection: Rc<Connection>,
+    connection: Rc<ClientConnection>,
 }
 
 /// Options for [`Client`]; from [`Client::builder`].
@@ -74,14 +74,14 @@ pub struct ClientBuilder {
 }
 
 /// Owned by the `Client` clones; dropping the last one stops the tasks.
-struct Connection {
-    shared: Rc<Shared>,
+struct ClientConnection {
+    state: Rc<ClientState>,
     reader: JoinHandle<()>,
     peer: SocketAddr,
 }
 
 /// What the caller tasks, the reader and the writer share.
-struct Shared {
+struct ClientState {
     outbox: Rc<Outbox>,
     calls: RefCell<Calls>,
     default_timeout: Option<Duration>,
@@ -98,7 +98,7 @@ struct Calls {
     shutting_down: bool,
 }
 
-enum Slot {
+enum CallSlot {
     /// No answer yet; the caller's waker once it has polled.
     Waiting(Option<Waker>),
     /// The answer (or the connection's failure), not yet taken by the caller.
@@ -113,7 +113,7 @@ enum Slot {
 /// more calls through the same slot.
 #[derive(Default)]
 struct CallTable {
-    entries: Vec<Entry>,
+    entries: Vec<CallEntry>,
     /// Indices of vacant entries.
     free: Vec<u32>,
     /// Entries in use.
@@ -121,49 +121,49 @@ struct CallTable {
 }
 
 #[derive(Default)]
-struct Entry {
+struct CallEntry {
     /// How many calls this entry has held (the id's high half).
     uses: u32,
-    slot: Option<Slot>,
+    slot: Option<CallSlot>,
 }
 
 impl CallTable {
     /// A new waiting slot; returns its request id.
     fn insert(&mut self) -> u64 {
         let index = self.free.pop().unwrap_or_else(|| {
-            self.entries.push(Entry::default());
+            self.entries.push(CallEntry::default());
             u32::try_from(self.entries.len() - 1).expect("fewer than 2^32 calls in flight")
         });
         let entry = &mut self.entries[index as usize];
         entry.uses = entry.uses.wrapping_add(1);
-        entry.slot = Some(Slot::Waiting(None));
+        entry.slot = Some(CallSlot::Waiting(None));
         self.len += 1;
         (u64::from(entry.uses) << 32) | (u64::from(index) + 1)
     }
 
     /// The entry an id names, if the id is current.
-    fn entry(&mut self, id: u64) -> Option<&mut Entry> {
+    fn entry(&mut self, id: u64) -> Option<&mut CallEntry> {
         let index = (id & 0xffff_ffff).checked_sub(1)? as usize;
         let entry = self.entries.get_mut(index)?;
         (u64::from(entry.uses) == id >> 32).then_some(entry)
     }
 
-    fn get_mut(&mut self, id: u64) -> Option<&mut Slot> {
+    fn get_mut(&mut self, id: u64) -> Option<&mut CallSlot> {
         self.entry(id)?.slot.as_mut()
     }
 
-    fn remove(&mut self, id: u64) -> Option<Slot> {
+    fn remove(&mut self, id: u64) -> Option<CallSlot> {
         let slot = self.entry(id)?.slot.take()?;
         self.free.push((id & 0xffff_ffff) as u32 - 1);
         self.len -= 1;
         Some(slot)
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Slot> {
+    fn iter(&self) -> impl Iterator<Item = &CallSlot> {
         self.entries.iter().filter_map(|entry| entry.slot.as_ref())
     }
 
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut CallSlot> {
         self.entries.iter_mut().filter_map(|entry| entry.slot.as_mut())
     }
 }
@@ -193,7 +193,7 @@ impl Client {
     /// Any [`RpcError`]: the server's error, a timeout, or the connection's
     /// failure.
     pub async fn call(&self, method: &str, payload: &[u8]) -> Result<Vec<u8>, RpcError> {
-        match self.connection.shared.default_timeout {
+        match self.connection.state.default_timeout {
             Some(limit) => self.call_with_deadline(method, payload, limit).await,
             None => self.start(method, payload, None)?.await,
         }
@@ -217,7 +217,7 @@ impl Client {
 
     /// Number of calls waiting for an answer.
     pub fn in_flight(&self) -> usize {
-        self.connection.shared.calls.borrow().slots.len
+        self.connection.state.calls.borrow().slots.len
     }
 
     /// The server's address.
@@ -232,8 +232,8 @@ impl Client {
         payload: &[u8],
         deadline: Option<Duration>,
     ) -> Result<Call<'a>, RpcError> {
-        let shared = &self.connection.shared;
-        let mut calls = shared.calls.borrow_mut();
+        let state = &self.connection.state;
+        let mut calls = state.calls.borrow_mut();
         if let Some(reason) = &calls.closed {
             return Err(reason.duplicate());
         }
@@ -241,13 +241,12 @@ impl Client {
             return Err(RpcError::ShuttingDown);
         }
         let id = calls.slots.insert();
-        if let Err(error) =
-            shared.outbox.push(|out| frame::encode_request(out, id, method, deadline, payload))
+        if let Err(error) = state.outbox.push(|out| frame::encode_request(out, id, method, deadline, payload))
         {
             calls.slots.remove(id);
             return Err(error.into());
         }
-        Ok(Call { shared: shared.clone(), id, method, finished: false })
+        Ok(Call { state: state.clone(), id, method, finished: false })
     }
 }
 
@@ -307,28 +306,28 @@ impl ClientBuilder {
         S: AsyncRead + AsyncWrite + Unpin + 'static,
     {
         let stream = Rc::new(Transport::new(stream));
-        let shared = Rc::new(Shared {
+        let state = Rc::new(ClientState {
             outbox: Rc::new(Outbox::default()),
             calls: RefCell::new(Calls { slots: CallTable::default(), closed: None, shutting_down: false }),
             default_timeout: self.default_timeout,
         });
-        let writer = shared.outbox.clone().run(stream.clone());
-        let writer_shared = shared.clone();
+        let writer = state.outbox.clone().run(stream.clone());
+        let writer_state = state.clone();
         // The writer ends on `close`: when the connection fails or the last
         // `Client` clone drops.
         spawn_named("rpc client writer", async move {
             if let Err(error) = writer.await {
-                writer_shared.fail(RpcError::Io(error));
+                writer_state.fail(RpcError::Io(error));
             }
         });
         let decoder = Decoder::with_max_frame_size(self.max_frame_size);
-        let reader = spawn_named("rpc client reader", read_loop(shared.clone(), stream, decoder));
-        Client { connection: Rc::new(Connection { shared, reader, peer }) }
+        let reader = spawn_named("rpc client reader", read_loop(state.clone(), stream, decoder));
+        Client { connection: Rc::new(ClientConnection { state, reader, peer }) }
     }
 }
 
 /// The reader task: decode answers, fill slots, wake callers.
-async fn read_loop<S>(shared: Rc<Shared>, stream: Rc<Transport<S>>, decoder: Decoder)
+async fn read_loop<S>(state: Rc<ClientState>, stream: Rc<Transport<S>>, decoder: Decoder)
 where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
@@ -337,7 +336,7 @@ where
     let reason = loop {
         let n = match stream.read(buffer.unfilled()).await {
             Ok(0) if !buffer.is_empty() => break FrameError::UnexpectedEof { buffered: buffer.len() }.into(),
-            Ok(0) if shared.calls.borrow().shutting_down => {
+            Ok(0) if state.calls.borrow().shutting_down => {
                 // After the server's shutdown notice, an orderly end of
                 // stream means the server answered every request it read:
                 // a call still unanswered was never read, never processed.
@@ -347,11 +346,11 @@ where
             Ok(n) => n,
             Err(error) => break RpcError::Io(error),
         };
-        buffer.filled(n);
+        buffer.advance(n);
         let decoded = loop {
             match decoder.peek(&buffer) {
                 Ok(Some((frame, size))) => {
-                    if let Err(error) = shared.deliver(frame, &mut wakers) {
+                    if let Err(error) = state.deliver(frame, &mut wakers) {
                         break Err(error);
                     }
                     buffer.consume(size);
@@ -367,10 +366,10 @@ where
             break error;
         }
     };
-    shared.fail(reason);
+    state.fail(reason);
 }
 
-impl Shared {
+impl ClientState {
     /// Handles one frame from the server; wakers to wake go to `wakers`.
     ///
     /// # Errors
@@ -418,7 +417,7 @@ impl Shared {
     fn settle(&self, id: u64, answer: Result<Vec<u8>, RpcError>, wakers: &mut Vec<Waker>) {
         let mut calls = self.calls.borrow_mut();
         if let Some(slot) = calls.slots.get_mut(id) {
-            if let Slot::Waiting(waker) = std::mem::replace(slot, Slot::Done(answer)) {
+            if let CallSlot::Waiting(waker) = std::mem::replace(slot, CallSlot::Done(answer)) {
                 wakers.extend(waker);
             }
         }
@@ -435,7 +434,7 @@ impl Shared {
     /// After the shutdown notice, closes our sending side once no call
     /// waits: nothing is left to send (no request, no cancel).
     fn close_if_drained(&self, calls: &Calls) {
-        if calls.shutting_down && !calls.slots.iter().any(|slot| matches!(slot, Slot::Waiting(_))) {
+        if calls.shutting_down && !calls.slots.iter().any(|slot| matches!(slot, CallSlot::Waiting(_))) {
             self.outbox.close();
         }
     }
@@ -445,9 +444,9 @@ impl Shared {
         let mut calls = self.calls.borrow_mut();
         let mut wakers = Vec::new();
         for slot in calls.slots.iter_mut() {
-            if let Slot::Waiting(waker) = slot {
+            if let CallSlot::Waiting(waker) = slot {
                 wakers.extend(waker.take());
-                *slot = Slot::Done(Err(reason.duplicate()));
+                *slot = CallSlot::Done(Err(reason.duplicate()));
             }
         }
         calls.closed.get_or_insert(reason);
@@ -459,12 +458,12 @@ impl Shared {
     }
 }
 
-impl Drop for Connection {
+impl Drop for ClientConnection {
     fn drop(&mut self) {
         // No clone of the client is left, so no call is waiting: send what
         // is queued (cancels), close our write side, stop reading.
-        self.shared.calls.borrow_mut().closed.get_or_insert(RpcError::ConnectionClosed);
-        self.shared.outbox.close();
+        self.state.calls.borrow_mut().closed.get_or_insert(RpcError::ConnectionClosed);
+        self.state.outbox.close();
         self.reader.abort();
     }
 }
@@ -472,7 +471,7 @@ impl Drop for Connection {
 /// The answer of one call: resolves when the reader fills its slot.
 /// Dropping it early frees the id and tells the server to cancel.
 struct Call<'a> {
-    shared: Rc<Shared>,
+    state: Rc<ClientState>,
     id: u64,
     /// For [`RpcError::UnknownMethod`].
     method: &'a str,
@@ -483,19 +482,19 @@ impl Future for Call<'_> {
     type Output = Result<Vec<u8>, RpcError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut calls = self.shared.calls.borrow_mut();
-        if let Some(Slot::Waiting(waker)) = calls.slots.get_mut(self.id) {
+        let mut calls = self.state.calls.borrow_mut();
+        if let Some(CallSlot::Waiting(waker)) = calls.slots.get_mut(self.id) {
             if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 *waker = Some(cx.waker().clone());
             }
             return Poll::Pending;
         }
         let answer = match calls.slots.remove(self.id) {
-            Some(Slot::Done(answer)) => answer,
+            Some(CallSlot::Done(answer)) => answer,
             // Not waiting and not done: the slot is gone, so is the connection.
             _ => Err(RpcError::ConnectionClosed),
         };
-        self.shared.close_if_drained(&calls);
+        self.state.close_if_drained(&calls);
         drop(calls);
         self.finished = true;
         Poll::Ready(match answer {
@@ -510,15 +509,15 @@ impl Drop for Call<'_> {
         if self.finished {
             return;
         }
-        let mut calls = self.shared.calls.borrow_mut();
+        let mut calls = self.state.calls.borrow_mut();
         let slot = calls.slots.remove(self.id);
         let open = calls.closed.is_none();
-        if let (Some(Slot::Waiting(_)), true) = (slot, open) {
+        if let (Some(CallSlot::Waiting(_)), true) = (slot, open) {
             let id = self.id;
-            let _ = self.shared.outbox.push(|out| FrameRef::Cancel { id }.encode(out));
+            let _ = self.state.outbox.push(|out| FrameRef::Cancel { id }.encode(out));
         }
         // The cancel, if any, is queued first: closing flushes it.
-        self.shared.close_if_drained(&calls);
+        self.state.close_if_drained(&calls);
     }
 }
 

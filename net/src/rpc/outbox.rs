@@ -22,11 +22,11 @@ const KEEP_CAPACITY: usize = 1024 * 1024;
 
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
-    state: RefCell<State>,
+    state: RefCell<OutboxState>,
 }
 
 #[derive(Debug, Default)]
-struct State {
+struct OutboxState {
     /// Encoded frames not yet handed to the writer.
     buffer: Vec<u8>,
     /// The writer task, parked while `buffer` is empty.

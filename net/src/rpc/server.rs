@@ -2,7 +2,7 @@
 //!
 //! [`Server::serve_with_shutdown`] accepts connections until the shutdown
 //! future completes. Each connection gets a reader task (`run_connection`,
-//! which loops in `Connection::poll_frames`) and a writer task
+//! which loops in `ServerConnection::poll_frames`) and a writer task
 //! ([`Outbox`]). The reader decodes frames in the order they arrive and
 //! handles each before the next:
 //!
@@ -79,14 +79,14 @@ type Outcome = Result<Result<Vec<u8>, RpcError>, String>;
 /// A route, type-erased: starts the handler for one request (`Started`).
 /// The handler's concrete future type lives inside this closure, so the
 /// only erasure per request is the box around that future.
-type Route = Rc<dyn Fn(Request, &Rc<Connection>, &mut Context<'_>) -> Started>;
+type Route = Rc<dyn Fn(Request, &Rc<ServerConnection>, &mut Context<'_>) -> Started>;
 
 /// How a handler's first poll went.
 enum Started {
     /// It answered at once.
     Answered(Outcome),
     /// It waits; its future now runs as this task, which calls
-    /// `Connection::finish` when the handler is done.
+    /// `ServerConnection::finish` when the handler is done.
     Running(JoinHandle<()>),
 }
 
@@ -374,7 +374,7 @@ struct ServerState {
     /// Open connections, so shutdown can reach them.
     /// A `BTreeMap`, so shutdown visits them in a fixed order (a simulated
     /// run must not depend on a hasher's seed).
-    connections: RefCell<BTreeMap<u64, Rc<Connection>>>,
+    connections: RefCell<BTreeMap<u64, Rc<ServerConnection>>>,
     next_connection: Cell<u64>,
     /// Set once shutdown has begun: connections accepted after that start
     /// with the shutdown notice.
@@ -388,7 +388,7 @@ impl ServerState {
         (self.config.log)(line);
     }
 
-    fn connection_list(&self) -> Vec<Rc<Connection>> {
+    fn connection_list(&self) -> Vec<Rc<ServerConnection>> {
         self.connections.borrow().values().cloned().collect()
     }
 
@@ -398,7 +398,7 @@ impl ServerState {
     {
         let id = self.next_connection.get();
         self.next_connection.set(id + 1);
-        let connection = Rc::new(Connection {
+        let connection = Rc::new(ServerConnection {
             id,
             peer,
             outbox: Rc::new(Outbox::default()),
@@ -444,7 +444,7 @@ impl ServerState {
 }
 
 /// One client connection.
-struct Connection {
+struct ServerConnection {
     id: u64,
     peer: SocketAddr,
     outbox: Rc<Outbox>,
@@ -517,8 +517,11 @@ impl Violation {
     }
 }
 
-async fn run_connection<S>(server: Rc<ServerState>, connection: Rc<Connection>, stream: Rc<Transport<S>>)
-where
+async fn run_connection<S>(
+    server: Rc<ServerState>,
+    connection: Rc<ServerConnection>,
+    stream: Rc<Transport<S>>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let writer_connection = connection.clone();
@@ -569,7 +572,7 @@ where
     server.closed(connection.id);
 }
 
-impl Connection {
+impl ServerConnection {
     /// The reader: decode frames and handle them until the connection ends.
     fn poll_frames<S>(
         self: &Rc<Self>,
@@ -617,7 +620,7 @@ impl Connection {
                     })
                 }
                 Poll::Ready(Ok(n)) => {
-                    buffer.filled(n);
+                    buffer.advance(n);
                     if self.read_at.get().is_none() {
                         self.read_at.set(Some(self.outbox.pushes()));
                     }

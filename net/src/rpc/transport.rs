@@ -11,7 +11,7 @@
 //! Two things only TCP has are kept for it, chosen by type at compile
 //! time (`TypeId` comparisons fold away after monomorphisation): Nagle's
 //! algorithm off on every connection, and `TCP_QUICKACK` after a read that
-//! produced nothing to send (`Connection::acknowledge_if_silent` in
+//! produced nothing to send (`ServerConnection::acknowledge_if_silent` in
 //! `server.rs`). Every other stream (Unix, TLS, the simulator's) gets
 //! neither and needs neither.
 
