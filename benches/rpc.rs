@@ -49,7 +49,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{median_min_max, own_cpu, pin_to, thread_cpu, CLIENT_CPU, SERVER_CPU};
-use corio::frame::{self, Decoder, FrameRef, ReadBuffer};
+use corio::frame::{self, Decoder, Frame, ReadBuffer};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -320,7 +320,7 @@ struct TokioOutbox {
 }
 
 impl TokioOutbox {
-    fn push(&self, frame: FrameRef<'_>) {
+    fn push(&self, frame: Frame<'_>) {
         frame.encode(&mut self.buffer.borrow_mut()).unwrap();
         self.ready.notify_one();
     }
@@ -341,10 +341,7 @@ impl TokioOutbox {
 /// Reads frames from `reader` and hands each to `on_frame`.
 /// Decodes with `Decoder::peek` (no copy of what it does not keep), as
 /// corio's client and server do.
-async fn tokio_read_frames(
-    mut reader: tokio::net::tcp::OwnedReadHalf,
-    mut on_frame: impl FnMut(FrameRef<'_>),
-) {
+async fn tokio_read_frames(mut reader: tokio::net::tcp::OwnedReadHalf, mut on_frame: impl FnMut(Frame<'_>)) {
     let mut buffer = ReadBuffer::with_capacity(64 * 1024);
     let decoder = Decoder::new();
     loop {
@@ -372,13 +369,13 @@ fn tokio_server(ready: mpsc::Sender<SocketAddr>) {
             let outbox = Rc::new(TokioOutbox::default());
             tokio::task::spawn_local(outbox.clone().run(writer));
             tokio::task::spawn_local(tokio_read_frames(reader, move |frame| {
-                if let FrameRef::Request { id, payload, .. } = frame {
+                if let Frame::Request { id, payload, .. } = frame {
                     // A task per request, owning its payload: the plain tokio design
                     // (corio's server spawns one only for a handler that waits).
                     let outbox = outbox.clone();
                     let payload = payload.to_vec();
                     tokio::task::spawn_local(async move {
-                        outbox.push(FrameRef::Response { id, payload: &payload })
+                        outbox.push(Frame::Response { id, payload: payload.into() })
                     });
                 }
             }));
@@ -405,9 +402,9 @@ impl TokioClient {
         let pending: Rc<RefCell<Pending>> = Rc::default();
         let filled = pending.clone();
         tokio::task::spawn_local(tokio_read_frames(reader, move |frame| {
-            if let FrameRef::Response { id, payload } = frame {
+            if let Frame::Response { id, payload } = frame {
                 if let Some(waiter) = filled.borrow_mut().remove(&id) {
-                    let _ = waiter.send(payload.to_vec());
+                    let _ = waiter.send(payload.into_owned());
                 }
             }
         }));

@@ -60,7 +60,7 @@ impl LiveServer {
 
     /// Sends `bytes` on a fresh connection, half-closes, and returns every
     /// frame the server sent back before closing. Panics if it stays open.
-    fn exchange(&self, bytes: &[u8]) -> Vec<Frame> {
+    fn exchange(&self, bytes: &[u8]) -> Vec<Frame<'static>> {
         let mut stream = TcpStream::connect(self.addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         // The server may close before reading everything: ignore write errors.
@@ -168,9 +168,10 @@ fn every_bad_input_is_answered_logged_and_isolated() {
     server.expect_log(&["already in flight"]);
 
     // 11. Frames only a server sends, sent by a client: a connection error.
-    for kind in
-        [Frame::Response { id: 4, payload: vec![] }, Frame::Error { id: 4, code: 1000, message: "x".into() }]
-    {
+    for kind in [
+        Frame::Response { id: 4, payload: vec![].into() },
+        Frame::Error { id: 4, code: 1000, message: "x".into() },
+    ] {
         let mut wire = Vec::new();
         kind.encode(&mut wire).unwrap();
         let frames = server.exchange(&wire);
@@ -180,8 +181,8 @@ fn every_bad_input_is_answered_logged_and_isolated() {
 
     // Not bad input, but raw too: a ping is answered with a pong.
     let mut wire = Vec::new();
-    Frame::Ping { id: 3, payload: b"alive?".to_vec() }.encode(&mut wire).unwrap();
-    assert_eq!(server.exchange(&wire), [Frame::Pong { id: 3, payload: b"alive?".to_vec() }]);
+    Frame::Ping { id: 3, payload: b"alive?".to_vec().into() }.encode(&mut wire).unwrap();
+    assert_eq!(server.exchange(&wire), [Frame::Pong { id: 3, payload: b"alive?".to_vec().into() }]);
 
     // Other connections are unaffected: the bystander still gets answers,
     // and a new client works.
@@ -192,7 +193,7 @@ fn every_bad_input_is_answered_logged_and_isolated() {
     buffer.extend_from_slice(&answer);
     assert_eq!(
         Decoder::new().decode(&mut buffer),
-        Ok(Some(Frame::Response { id: 1, payload: b"still here".to_vec() }))
+        Ok(Some(Frame::Response { id: 1, payload: b"still here".to_vec().into() }))
     );
     good_call(server.addr);
 }

@@ -178,7 +178,7 @@ enum Expect {
 impl Expect {
     fn of(frame: &Frame) -> Option<Expect> {
         Some(match frame {
-            Frame::Response { id, payload } => Expect::Response(*id, payload.clone()),
+            Frame::Response { id, payload } => Expect::Response(*id, payload.to_vec()),
             Frame::Error { id, code, .. } => Expect::Error(*id, *code),
             Frame::Pong { id, .. } => Expect::Pong(*id),
             _ => return None,
@@ -521,14 +521,14 @@ impl Client {
         Client { stream, buffer: ReadBuffer::new(), port }
     }
 
-    async fn send(&mut self, frame: Frame) {
+    async fn send(&mut self, frame: Frame<'_>) {
         let mut wire = Vec::new();
         frame.encode(&mut wire).unwrap();
         self.stream.write_all(&wire).await.unwrap();
     }
 
     /// The next frame; `None` at end of stream.
-    async fn next(&mut self) -> Result<Option<Frame>, String> {
+    async fn next(&mut self) -> Result<Option<Frame<'static>>, String> {
         let read = async {
             loop {
                 if let Some(frame) = Decoder::new().decode(&mut self.buffer).map_err(|e| e.to_string())? {
@@ -599,7 +599,12 @@ impl Runner {
                 c.requests.push((id, *route, payload.clone()));
                 let method = route.method().into();
                 client
-                    .send(Frame::Request { id, method, deadline: deadline.wire(), payload: payload.clone() })
+                    .send(Frame::Request {
+                        id,
+                        method,
+                        deadline: deadline.wire(),
+                        payload: payload.clone().into(),
+                    })
                     .await;
                 c.send(Sent::Request { id, route: *route, deadline: *deadline, payload }, now);
             }
@@ -627,7 +632,7 @@ impl Runner {
                 let (client, c) = (client.unwrap(), c.unwrap());
                 let id = c.next_ping;
                 c.next_ping += 1;
-                client.send(Frame::Ping { id, payload: vec![] }).await;
+                client.send(Frame::Ping { id, payload: vec![].into() }).await;
                 c.send(Sent::Ping(id), now);
             }
             Action::Duplicate(pick) => {
@@ -644,7 +649,7 @@ impl Runner {
                         id,
                         method: "echo".into(),
                         deadline: None,
-                        payload: payload.clone(),
+                        payload: payload.clone().into(),
                     })
                     .await;
                 c.send(Sent::Request { id, route: Route::Echo, deadline: Deadline::None, payload }, now);
@@ -652,7 +657,12 @@ impl Runner {
             Action::IdZero => {
                 let (client, c) = (client.unwrap(), c.unwrap());
                 client
-                    .send(Frame::Request { id: 0, method: "echo".into(), deadline: None, payload: vec![] })
+                    .send(Frame::Request {
+                        id: 0,
+                        method: "echo".into(),
+                        deadline: None,
+                        payload: vec![].into(),
+                    })
                     .await;
                 c.send(
                     Sent::Request { id: 0, route: Route::Echo, deadline: Deadline::None, payload: vec![] },
@@ -661,7 +671,7 @@ impl Runner {
             }
             Action::WrongWay => {
                 let (client, c) = (client.unwrap(), c.unwrap());
-                client.send(Frame::Response { id: 1, payload: vec![] }).await;
+                client.send(Frame::Response { id: 1, payload: vec![].into() }).await;
                 c.send(Sent::WrongWay, now);
             }
             Action::Advance => {

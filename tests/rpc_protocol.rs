@@ -117,7 +117,7 @@ impl Raw {
     }
 
     /// Sends one frame in its own `write`.
-    async fn send(&mut self, frame: Frame) {
+    async fn send(&mut self, frame: Frame<'_>) {
         let mut wire = Vec::new();
         frame.encode(&mut wire).unwrap();
         self.stream.write_all(&wire).await.unwrap();
@@ -125,7 +125,7 @@ impl Raw {
 
     /// The next frame from the server; `None` at end of stream. Panics if
     /// the server goes quiet (see the module docs).
-    async fn next(&mut self) -> Option<Frame> {
+    async fn next(&mut self) -> Option<Frame<'static>> {
         let read = async {
             loop {
                 if let Some(frame) = Decoder::new().decode(&mut self.buffer).unwrap() {
@@ -142,18 +142,18 @@ impl Raw {
             .expect("the server went quiet: nothing arrived and no timer was pending")
     }
 
-    async fn call(&mut self, id: u64, method: &str, payload: &[u8]) -> Frame {
+    async fn call(&mut self, id: u64, method: &str, payload: &[u8]) -> Frame<'static> {
         self.send(request(id, method, None, payload)).await;
         self.next().await.expect("connection closed")
     }
 }
 
-fn request(id: u64, method: &str, deadline: Option<Duration>, payload: &[u8]) -> Frame {
-    Frame::Request { id, method: method.into(), deadline, payload: payload.to_vec() }
+fn request<'a>(id: u64, method: &'a str, deadline: Option<Duration>, payload: &'a [u8]) -> Frame<'a> {
+    Frame::Request { id, method: method.into(), deadline, payload: payload.into() }
 }
 
-fn response(id: u64, payload: &[u8]) -> Frame {
-    Frame::Response { id, payload: payload.to_vec() }
+fn response(id: u64, payload: &[u8]) -> Frame<'_> {
+    Frame::Response { id, payload: payload.into() }
 }
 
 /// Issue 11, defect 1: after a connection has answered anything, a cancel
@@ -182,8 +182,8 @@ fn a_cancel_reaches_a_running_handler_after_earlier_answers_even_with_nagle_on()
         }
         client.send(request(10, "gated", None, b"slow")).await;
         client.send(Frame::Cancel { id: 10 }).await;
-        client.send(Frame::Ping { id: 11, payload: b"after".to_vec() }).await;
-        assert_eq!(client.next().await, Some(Frame::Pong { id: 11, payload: b"after".to_vec() }));
+        client.send(Frame::Ping { id: 11, payload: b"after".to_vec().into() }).await;
+        assert_eq!(client.next().await, Some(Frame::Pong { id: 11, payload: b"after".to_vec().into() }));
         assert!(events.contains("dropped 10"), "the cancel did not reach the handler: {:?}", events.0);
         gate.open();
         // Nothing for id 10, ever: the next frame answers a later call.
@@ -202,15 +202,15 @@ fn frames_sent_while_a_handler_runs_are_read_at_once() {
         let mut client = Raw::connect(start(test_server(&gate, &events)).await).await;
         client.stream.set_nodelay(true).unwrap();
         assert_eq!(client.call(1, "echo", b"a").await, response(1, b"a"));
-        client.send(Frame::Ping { id: 2, payload: vec![] }).await;
-        assert_eq!(client.next().await, Some(Frame::Pong { id: 2, payload: vec![] }));
+        client.send(Frame::Ping { id: 2, payload: vec![].into() }).await;
+        assert_eq!(client.next().await, Some(Frame::Pong { id: 2, payload: vec![].into() }));
         client.send(request(3, "gated", None, b"slow")).await;
         client.send(request(4, "gated", None, b"kept")).await;
         // Read and answered while both handlers wait.
         assert_eq!(client.call(5, "echo", b"b").await, response(5, b"b"));
         client.send(Frame::Cancel { id: 3 }).await;
-        client.send(Frame::Ping { id: 6, payload: vec![] }).await;
-        assert_eq!(client.next().await, Some(Frame::Pong { id: 6, payload: vec![] }));
+        client.send(Frame::Ping { id: 6, payload: vec![].into() }).await;
+        assert_eq!(client.next().await, Some(Frame::Pong { id: 6, payload: vec![].into() }));
         assert!(events.contains("dropped 3"), "{:?}", events.0);
         assert!(!events.contains("dropped 4"), "{:?}", events.0);
         gate.open();
@@ -251,8 +251,8 @@ impl Raw {
 
     /// Sends a ping and returns every frame that arrives before its pong:
     /// by then the server has handled everything sent before the ping.
-    async fn sync(&mut self, ping: u64) -> Vec<Frame> {
-        self.send(Frame::Ping { id: ping, payload: vec![] }).await;
+    async fn sync(&mut self, ping: u64) -> Vec<Frame<'static>> {
+        self.send(Frame::Ping { id: ping, payload: vec![].into() }).await;
         let mut before = Vec::new();
         loop {
             match self.next().await {
@@ -264,7 +264,7 @@ impl Raw {
     }
 
     /// Every frame until the server closes the connection.
-    async fn until_closed(&mut self) -> Vec<Frame> {
+    async fn until_closed(&mut self) -> Vec<Frame<'static>> {
         let mut frames = Vec::new();
         while let Some(frame) = self.next().await {
             frames.push(frame);
@@ -389,14 +389,14 @@ fn what_the_server_does_with_each_kind_it_does_not_expect() {
         let (gate, events) = (Gate::default(), Events::default());
         let addr = start(test_server(&gate, &events)).await;
         let mut client = Raw::connect_nodelay(addr).await;
-        client.send(Frame::Pong { id: 3, payload: b"stray".to_vec() }).await;
+        client.send(Frame::Pong { id: 3, payload: b"stray".to_vec().into() }).await;
         client.send(Frame::Cancel { id: 99 }).await;
         assert_eq!(client.call(1, "echo", b"x").await, response(1, b"x"));
         client.send(Frame::Cancel { id: 1 }).await; // already answered
-        client.send(Frame::Ping { id: 0, payload: b"zero".to_vec() }).await;
-        assert_eq!(client.next().await, Some(Frame::Pong { id: 0, payload: b"zero".to_vec() }));
+        client.send(Frame::Ping { id: 0, payload: b"zero".to_vec().into() }).await;
+        assert_eq!(client.next().await, Some(Frame::Pong { id: 0, payload: b"zero".to_vec().into() }));
 
-        client.send(Frame::Response { id: 1, payload: vec![] }).await;
+        client.send(Frame::Response { id: 1, payload: vec![].into() }).await;
         assert_connection_error(&client.until_closed().await, "Response frame, which only a server sends");
         let mut client = Raw::connect_nodelay(addr).await;
         client.send(Frame::Error { id: 0, code: 1000, message: "?".into() }).await;
@@ -459,9 +459,9 @@ fn shutdown_answers_what_runs_and_refuses_what_arrives() {
         shutdown.fire();
         assert_eq!(error_code(&client.next().await.unwrap()), Some((0, 7)));
         client.send(request(2, "echo", None, b"refused")).await;
-        client.send(Frame::Ping { id: 11, payload: vec![] }).await;
+        client.send(Frame::Ping { id: 11, payload: vec![].into() }).await;
         assert_eq!(error_code(&client.next().await.unwrap()), Some((2, 7)));
-        assert_eq!(client.next().await, Some(Frame::Pong { id: 11, payload: vec![] }));
+        assert_eq!(client.next().await, Some(Frame::Pong { id: 11, payload: vec![].into() }));
         gate.open();
         assert_eq!(client.next().await, Some(response(1, b"accepted")));
         client.half_close();
@@ -528,7 +528,7 @@ fn spawn_call(client: &Client, payload: &'static [u8]) -> corio::JoinHandle<Resu
     corio::spawn(async move { client.call("m", payload).await })
 }
 
-fn notice() -> Frame {
+fn notice() -> Frame<'static> {
     Frame::Error { id: 0, code: 7, message: "the server is shutting down".into() }
 }
 

@@ -2,7 +2,7 @@
 //! size limit.
 
 use super::parser::parse_body;
-use super::{Frame, FrameError, FrameRef, ReadBuffer, DEFAULT_MAX_FRAME_SIZE, LENGTH_LEN, VERSION};
+use super::{Frame, FrameError, ReadBuffer, DEFAULT_MAX_FRAME_SIZE, LENGTH_LEN, VERSION};
 
 /// Takes frames off the front of a [`ReadBuffer`], enforcing a size limit.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +32,8 @@ impl Decoder {
         self.max_frame_size
     }
 
-    /// Decodes the frame at the front of `buf` and consumes its bytes.
+    /// Decodes the frame at the front of `buf` into one that owns its parts,
+    /// and consumes its bytes.
     ///
     /// Returns `Ok(None)` while the frame is incomplete (nothing is consumed;
     /// read more bytes and call again).
@@ -42,24 +43,24 @@ impl Decoder {
     /// A [`FrameError`] naming the first problem found. The oversize check
     /// runs as soon as the 4 length bytes are in. The buffer is left as it
     /// was, so [`peek_id`] can still read the offending frame's id.
-    pub fn decode(&self, buf: &mut ReadBuffer) -> Result<Option<Frame>, FrameError> {
+    pub fn decode(&self, buf: &mut ReadBuffer) -> Result<Option<Frame<'static>>, FrameError> {
         let Some((frame, size)) = self.peek(buf)? else {
             return Ok(None);
         };
-        let frame = frame.to_frame();
+        let frame = frame.into_owned();
         buf.consume(size);
         Ok(Some(frame))
     }
 
     /// Like [`decode`](Decoder::decode), but copies nothing and consumes
-    /// nothing: returns a view of the frame at the front of `buf` and its
-    /// size on the wire. Call [`ReadBuffer::consume`] with that size once
-    /// done with the view.
+    /// nothing: returns the frame at the front of `buf`, borrowing its
+    /// method, message and payload from `buf`, and its size on the wire.
+    /// Call [`ReadBuffer::consume`] with that size once done with the frame.
     ///
     /// # Errors
     ///
     /// As [`decode`](Decoder::decode).
-    pub fn peek<'b>(&self, buf: &'b ReadBuffer) -> Result<Option<(FrameRef<'b>, usize)>, FrameError> {
+    pub fn peek<'b>(&self, buf: &'b ReadBuffer) -> Result<Option<(Frame<'b>, usize)>, FrameError> {
         let bytes = buf.as_slice();
         let Some(prefix) = bytes.first_chunk::<LENGTH_LEN>() else {
             return Ok(None);

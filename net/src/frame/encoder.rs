@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::{Frame, FrameError, FrameRef, Kind, LENGTH_LEN, MIN_BODY_LEN, VERSION};
+use super::{Frame, FrameError, Kind, LENGTH_LEN, MIN_BODY_LEN, VERSION};
 
-impl Frame {
+impl Frame<'_> {
     /// Appends this frame's bytes to `out`.
     ///
     /// # Errors
@@ -14,34 +14,23 @@ impl Frame {
     /// [`FrameError::TooLarge`] for a frame whose length does not fit the
     /// `u32` prefix; `out` is left as it was.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), FrameError> {
-        self.as_ref().encode(out)
-    }
-}
-
-impl FrameRef<'_> {
-    /// Appends this frame's bytes to `out`; see [`Frame::encode`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Frame::encode`].
-    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), FrameError> {
-        match *self {
-            FrameRef::Request { id, method, deadline, payload } => {
-                encode_request(out, id, method, deadline, payload)
+        match self {
+            Frame::Request { id, method, deadline, payload } => {
+                encode_request(out, *id, method, *deadline, payload)
             }
-            FrameRef::Response { id, payload } => encode_parts(out, Kind::Response, id, "", None, &[payload]),
-            FrameRef::Error { id, code, message } => {
-                encode_parts(out, Kind::Error, id, "", None, &[&code.to_be_bytes(), message.as_bytes()])
+            Frame::Response { id, payload } => encode_parts(out, Kind::Response, *id, "", None, &[payload]),
+            Frame::Error { id, code, message } => {
+                encode_parts(out, Kind::Error, *id, "", None, &[&code.to_be_bytes(), message.as_bytes()])
             }
-            FrameRef::Cancel { id } => encode_parts(out, Kind::Cancel, id, "", None, &[]),
-            FrameRef::Ping { id, payload } => encode_parts(out, Kind::Ping, id, "", None, &[payload]),
-            FrameRef::Pong { id, payload } => encode_parts(out, Kind::Pong, id, "", None, &[payload]),
+            Frame::Cancel { id } => encode_parts(out, Kind::Cancel, *id, "", None, &[]),
+            Frame::Ping { id, payload } => encode_parts(out, Kind::Ping, *id, "", None, &[payload]),
+            Frame::Pong { id, payload } => encode_parts(out, Kind::Pong, *id, "", None, &[payload]),
         }
     }
 }
 
-/// Appends a request frame to `out` without building a [`Frame`] (no copy
-/// of the method or payload into owned values first).
+/// Appends a request frame to `out` without building a [`Frame`] first
+/// (what `Frame::Request { .. }.encode(out)` does, from the parts).
 ///
 /// # Errors
 ///

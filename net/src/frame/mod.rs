@@ -15,7 +15,7 @@
 //!   hands out and accumulate in a [`ReadBuffer`]; [`Decoder::decode`] takes
 //!   one whole frame off the front, or returns `Ok(None)` when the frame is
 //!   still incomplete (an expected state, not an error). [`Decoder::peek`]
-//!   does the same without copying: a [`FrameRef`] borrows the method and
+//!   does the same without copying: its [`Frame`] borrows the method and
 //!   payload from the buffer, for receivers that keep only part of a frame.
 //!
 //! A frame whose declared length exceeds the decoder's limit is rejected as
@@ -24,7 +24,8 @@
 //!
 //! # Layout
 //!
-//! - `mod.rs`: the wire constants and [`Frame`], one frame of any kind;
+//! - `mod.rs`: the wire constants and [`Frame`], one frame of any kind,
+//!   borrowing or owning its bytes;
 //! - `code.rs`: the error codes ([`code`]); `kind.rs`: [`Kind`], the kind byte;
 //! - `encoder.rs`: [`Frame::encode`] and [`encode_request`], appending to a `Vec<u8>`;
 //! - `read_buffer.rs`: [`ReadBuffer`], where received bytes wait to be decoded;
@@ -39,7 +40,7 @@
 //! use corio_net::frame::{Decoder, Frame, ReadBuffer};
 //!
 //! let mut wire = Vec::new();
-//! Frame::Response { id: 7, payload: b"hi".to_vec() }.encode(&mut wire).unwrap();
+//! Frame::Response { id: 7, payload: b"hi"[..].into() }.encode(&mut wire).unwrap();
 //! Frame::Cancel { id: 8 }.encode(&mut wire).unwrap(); // batched in the same buffer
 //!
 //! let decoder = Decoder::new();
@@ -47,7 +48,7 @@
 //! buf.extend_from_slice(&wire[..5]); // a partial frame...
 //! assert_eq!(decoder.decode(&mut buf), Ok(None)); // ...is incomplete, not an error
 //! buf.extend_from_slice(&wire[5..]);
-//! assert_eq!(decoder.decode(&mut buf), Ok(Some(Frame::Response { id: 7, payload: b"hi".to_vec() })));
+//! assert_eq!(decoder.decode(&mut buf), Ok(Some(Frame::Response { id: 7, payload: b"hi"[..].into() })));
 //! assert_eq!(decoder.decode(&mut buf), Ok(Some(Frame::Cancel { id: 8 })));
 //! assert_eq!(decoder.decode(&mut buf), Ok(None));
 //! ```
@@ -58,6 +59,7 @@
 //! panics. After an error the stream is out of step (the decoder cannot know
 //! where the next frame starts), so the connection should be closed.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 pub mod code;
@@ -89,27 +91,54 @@ pub const LENGTH_LEN: usize = 4;
 /// kind (1) + id (8) + method length (2) + deadline flag (1).
 pub const MIN_BODY_LEN: usize = 13;
 
-/// One decoded frame.
+/// One frame of any kind.
+///
+/// The method, message and payload are [`Cow`]s, so one type serves both
+/// ways a frame is held. [`Decoder::peek`] returns a frame that *borrows*
+/// them from the bytes it was decoded from, so a receiver copies only what
+/// it keeps (the RPC server copies the payload of a request it runs and
+/// never the method name it looks up). [`Decoder::decode`] and
+/// [`into_owned`](Frame::into_owned) give a `Frame<'static>` that owns
+/// them, for a receiver that keeps whole frames after the buffer moves on
+/// (a test peer collecting what a server sent). To send, build a frame
+/// from borrowed or owned parts alike (`.into()` turns a `&str`, `String`,
+/// `&[u8]` or `Vec<u8>` into its `Cow`) and [`encode`](Frame::encode) it.
+///
+/// # Examples
+///
+/// ```
+/// use corio_net::frame::{Decoder, Frame, ReadBuffer};
+///
+/// let mut wire = Vec::new();
+/// Frame::Ping { id: 1, payload: b"hi"[..].into() }.encode(&mut wire).unwrap();
+///
+/// let mut buf = ReadBuffer::new();
+/// buf.extend_from_slice(&wire);
+/// let (frame, size) = Decoder::new().peek(&buf).unwrap().unwrap(); // borrows from `buf`
+/// let kept: Frame<'static> = frame.into_owned(); // copies, so `buf` may move on
+/// buf.consume(size);
+/// assert_eq!(kept, Frame::Ping { id: 1, payload: b"hi".to_vec().into() });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frame {
+pub enum Frame<'a> {
     /// Call `method` with `payload`; answer within `deadline` if given
     /// (relative: time remaining when the frame was sent).
     Request {
         /// Chosen by the caller, unique among its calls in flight.
         id: u64,
         /// The route name (UTF-8, at most 65535 bytes).
-        method: String,
+        method: Cow<'a, str>,
         /// Time left for the call, measured by the sender.
         deadline: Option<Duration>,
         /// The argument bytes (opaque to the protocol).
-        payload: Vec<u8>,
+        payload: Cow<'a, [u8]>,
     },
     /// The successful result of request `id`.
     Response {
         /// The request's id.
         id: u64,
         /// The result bytes.
-        payload: Vec<u8>,
+        payload: Cow<'a, [u8]>,
     },
     /// The failure of request `id` (or of the connection, for id 0).
     Error {
@@ -118,7 +147,7 @@ pub enum Frame {
         /// See [`code`].
         code: u16,
         /// A human-readable explanation (UTF-8).
-        message: String,
+        message: Cow<'a, str>,
     },
     /// The caller no longer wants the answer to request `id`.
     Cancel {
@@ -130,18 +159,18 @@ pub enum Frame {
         /// Chosen by the sender.
         id: u64,
         /// Echoed back.
-        payload: Vec<u8>,
+        payload: Cow<'a, [u8]>,
     },
     /// Answer to a `Ping`.
     Pong {
         /// The ping's id.
         id: u64,
         /// The ping's payload.
-        payload: Vec<u8>,
+        payload: Cow<'a, [u8]>,
     },
 }
 
-impl Frame {
+impl Frame<'_> {
     /// The frame's request id.
     pub fn id(&self) -> u64 {
         match *self {
@@ -166,87 +195,23 @@ impl Frame {
         }
     }
 
-    /// A view of this frame that borrows its strings and bytes.
-    pub fn as_ref(&self) -> FrameRef<'_> {
+    /// The same frame owning its parts (copying those it borrowed).
+    pub fn into_owned(self) -> Frame<'static> {
+        let own = |bytes: Cow<'_, [u8]>| Cow::Owned(bytes.into_owned());
         match self {
-            Frame::Request { id, method, deadline, payload } => {
-                FrameRef::Request { id: *id, method, deadline: *deadline, payload }
+            Frame::Request { id, method, deadline, payload } => Frame::Request {
+                id,
+                method: Cow::Owned(method.into_owned()),
+                deadline,
+                payload: own(payload),
+            },
+            Frame::Response { id, payload } => Frame::Response { id, payload: own(payload) },
+            Frame::Error { id, code, message } => {
+                Frame::Error { id, code, message: Cow::Owned(message.into_owned()) }
             }
-            Frame::Response { id, payload } => FrameRef::Response { id: *id, payload },
-            Frame::Error { id, code, message } => FrameRef::Error { id: *id, code: *code, message },
-            Frame::Cancel { id } => FrameRef::Cancel { id: *id },
-            Frame::Ping { id, payload } => FrameRef::Ping { id: *id, payload },
-            Frame::Pong { id, payload } => FrameRef::Pong { id: *id, payload },
-        }
-    }
-}
-
-/// A decoded frame that borrows its method, message and payload from the
-/// bytes it was decoded from: what [`Decoder::peek`] returns, so a receiver
-/// copies only what it keeps (the RPC server copies the payload of a
-/// request it runs and never the method name it looks up).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FrameRef<'a> {
-    /// See [`Frame::Request`].
-    Request {
-        /// See [`Frame::Request`].
-        id: u64,
-        /// See [`Frame::Request`].
-        method: &'a str,
-        /// See [`Frame::Request`].
-        deadline: Option<Duration>,
-        /// See [`Frame::Request`].
-        payload: &'a [u8],
-    },
-    /// See [`Frame::Response`].
-    Response {
-        /// See [`Frame::Response`].
-        id: u64,
-        /// See [`Frame::Response`].
-        payload: &'a [u8],
-    },
-    /// See [`Frame::Error`].
-    Error {
-        /// See [`Frame::Error`].
-        id: u64,
-        /// See [`Frame::Error`].
-        code: u16,
-        /// See [`Frame::Error`].
-        message: &'a str,
-    },
-    /// See [`Frame::Cancel`].
-    Cancel {
-        /// See [`Frame::Cancel`].
-        id: u64,
-    },
-    /// See [`Frame::Ping`].
-    Ping {
-        /// See [`Frame::Ping`].
-        id: u64,
-        /// See [`Frame::Ping`].
-        payload: &'a [u8],
-    },
-    /// See [`Frame::Pong`].
-    Pong {
-        /// See [`Frame::Pong`].
-        id: u64,
-        /// See [`Frame::Pong`].
-        payload: &'a [u8],
-    },
-}
-
-impl FrameRef<'_> {
-    /// Copies the borrowed parts into an owned [`Frame`].
-    pub fn to_frame(&self) -> Frame {
-        match *self {
-            FrameRef::Request { id, method, deadline, payload } => {
-                Frame::Request { id, method: method.to_owned(), deadline, payload: payload.to_vec() }
-            }
-            FrameRef::Response { id, payload } => Frame::Response { id, payload: payload.to_vec() },
-            FrameRef::Error { id, code, message } => Frame::Error { id, code, message: message.to_owned() },
-            FrameRef::Cancel { id } => Frame::Cancel { id },
-            FrameRef::Ping { id, payload } => Frame::Ping { id, payload: payload.to_vec() },
-            FrameRef::Pong { id, payload } => Frame::Pong { id, payload: payload.to_vec() },
+            Frame::Cancel { id } => Frame::Cancel { id },
+            Frame::Ping { id, payload } => Frame::Ping { id, payload: own(payload) },
+            Frame::Pong { id, payload } => Frame::Pong { id, payload: own(payload) },
         }
     }
 }

@@ -4,7 +4,9 @@
 use std::str;
 use std::time::Duration;
 
-use super::{FrameError, FrameRef, Kind, VERSION};
+use std::borrow::Cow;
+
+use super::{Frame, FrameError, Kind, VERSION};
 
 /// A cursor over one frame body that turns running out of bytes into
 /// [`FrameError::Truncated`] naming the field.
@@ -39,7 +41,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// Parses the bytes after the length prefix, in wire order.
-pub(super) fn parse_body(body: &[u8]) -> Result<FrameRef<'_>, FrameError> {
+pub(super) fn parse_body(body: &[u8]) -> Result<Frame<'_>, FrameError> {
     let mut cursor = Cursor { body, at: 0 };
     let (kind, id, method_len) = match body.first_chunk::<12>() {
         // The usual case: the fixed fields are all there, one bounds check.
@@ -88,16 +90,21 @@ pub(super) fn parse_body(body: &[u8]) -> Result<FrameRef<'_>, FrameError> {
         }
     }
     Ok(match kind {
-        Kind::Request => FrameRef::Request { id, method, deadline, payload: cursor.rest() },
-        Kind::Response => FrameRef::Response { id, payload: cursor.rest() },
+        Kind::Request => Frame::Request {
+            id,
+            method: Cow::Borrowed(method),
+            deadline,
+            payload: Cow::Borrowed(cursor.rest()),
+        },
+        Kind::Response => Frame::Response { id, payload: Cow::Borrowed(cursor.rest()) },
         Kind::Error => {
             let code = u16::from_be_bytes(cursor.array("error code")?);
             let message = str::from_utf8(cursor.rest()).map_err(|_| FrameError::InvalidErrorMessage)?;
-            FrameRef::Error { id, code, message }
+            Frame::Error { id, code, message: Cow::Borrowed(message) }
         }
         // A cancel carries nothing more; trailing bytes are ignored.
-        Kind::Cancel => FrameRef::Cancel { id },
-        Kind::Ping => FrameRef::Ping { id, payload: cursor.rest() },
-        Kind::Pong => FrameRef::Pong { id, payload: cursor.rest() },
+        Kind::Cancel => Frame::Cancel { id },
+        Kind::Ping => Frame::Ping { id, payload: Cow::Borrowed(cursor.rest()) },
+        Kind::Pong => Frame::Pong { id, payload: Cow::Borrowed(cursor.rest()) },
     })
 }

@@ -4,21 +4,21 @@ use std::time::Duration;
 
 use super::*;
 
-fn samples() -> Vec<Frame> {
+fn samples() -> Vec<Frame<'static>> {
     vec![
-        Frame::Request { id: 1, method: "echo".into(), deadline: None, payload: b"hello".to_vec() },
+        Frame::Request { id: 1, method: "echo".into(), deadline: None, payload: b"hello"[..].into() },
         Frame::Request {
             id: u64::MAX,
             method: "ünïcode/method".into(),
             deadline: Some(Duration::from_micros(1_500_000)),
-            payload: vec![],
+            payload: vec![].into(),
         },
-        Frame::Response { id: 2, payload: vec![0; 300] },
+        Frame::Response { id: 2, payload: vec![0; 300].into() },
         Frame::Error { id: 3, code: code::UNKNOWN_METHOD, message: "no route for `x`".into() },
-        Frame::Error { id: 0, code: 65535, message: String::new() },
+        Frame::Error { id: 0, code: 65535, message: "".into() },
         Frame::Cancel { id: 4 },
-        Frame::Ping { id: 5, payload: b"p".to_vec() },
-        Frame::Pong { id: 5, payload: vec![] },
+        Frame::Ping { id: 5, payload: b"p"[..].into() },
+        Frame::Pong { id: 5, payload: vec![].into() },
     ]
 }
 

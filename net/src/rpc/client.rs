@@ -41,7 +41,7 @@ use corio_runtime::{spawn_named, JoinHandle};
 use super::outbox::Outbox;
 use super::transport::Transport;
 use super::RpcError;
-use crate::frame::{self, code, Decoder, FrameError, FrameRef, Kind, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
+use crate::frame::{self, code, Decoder, Frame, FrameError, Kind, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
 use crate::io::{AsyncRead, AsyncWrite};
 use crate::net::{TcpStream, ToSocketAddrs};
 
@@ -378,19 +378,19 @@ impl ClientState {
     /// (codes 5 and 6, or any error with id 0 but the shutdown notice), or
     /// it sent a frame only a client may send. The caller fails every call
     /// still waiting with it.
-    fn deliver(&self, frame: FrameRef<'_>, wakers: &mut Vec<Waker>) -> Result<(), RpcError> {
+    fn deliver(&self, frame: Frame<'_>, wakers: &mut Vec<Waker>) -> Result<(), RpcError> {
         let (id, answer) = match frame {
-            FrameRef::Response { id, payload } => (id, Ok(payload.to_vec())),
-            FrameRef::Error { id: 0, code: code::SHUTTING_DOWN, .. } => {
+            Frame::Response { id, payload } => (id, Ok(payload.into_owned())),
+            Frame::Error { id: 0, code: code::SHUTTING_DOWN, .. } => {
                 self.begin_shutdown();
                 return Ok(());
             }
-            FrameRef::Error { id: 0, code, message } => {
+            Frame::Error { id: 0, code, message } => {
                 // About the connection itself: every call fails with it.
-                return Err(RpcError::from_frame(code, message.to_owned(), ""));
+                return Err(RpcError::from_frame(code, message.into_owned(), ""));
             }
-            FrameRef::Error { id, code, message } => {
-                let error = RpcError::from_frame(code, message.to_owned(), "");
+            Frame::Error { id, code, message } => {
+                let error = RpcError::from_frame(code, message.into_owned(), "");
                 if code == code::FRAME_TOO_LARGE || code == code::PROTOCOL {
                     // The named call fails with the server's reason; the
                     // connection ends, and every other call with it.
@@ -399,14 +399,14 @@ impl ClientState {
                 }
                 (id, Err(error))
             }
-            FrameRef::Ping { id, payload } => {
-                let _ = self.outbox.push(|out| FrameRef::Pong { id, payload }.encode(out));
+            Frame::Ping { id, payload } => {
+                let _ = self.outbox.push(|out| Frame::Pong { id, payload }.encode(out));
                 return Ok(());
             }
             // We send no pings, but a late or stray pong is harmless.
-            FrameRef::Pong { .. } => return Ok(()),
-            FrameRef::Request { .. } => return Err(FrameError::WrongDirection(Kind::Request).into()),
-            FrameRef::Cancel { .. } => return Err(FrameError::WrongDirection(Kind::Cancel).into()),
+            Frame::Pong { .. } => return Ok(()),
+            Frame::Request { .. } => return Err(FrameError::WrongDirection(Kind::Request).into()),
+            Frame::Cancel { .. } => return Err(FrameError::WrongDirection(Kind::Cancel).into()),
         };
         self.settle(id, answer, wakers);
         Ok(())
@@ -514,7 +514,7 @@ impl Drop for Call<'_> {
         let open = calls.closed.is_none();
         if let (Some(CallSlot::Waiting(_)), true) = (slot, open) {
             let id = self.id;
-            let _ = self.state.outbox.push(|out| FrameRef::Cancel { id }.encode(out));
+            let _ = self.state.outbox.push(|out| Frame::Cancel { id }.encode(out));
         }
         // The cancel, if any, is queued first: closing flushes it.
         self.state.close_if_drained(&calls);

@@ -53,7 +53,7 @@ use pin_project_lite::pin_project;
 use super::outbox::Outbox;
 use super::transport::{Listener, Transport};
 use super::RpcError;
-use crate::frame::{self, code, Decoder, FrameError, FrameRef, Kind, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
+use crate::frame::{self, code, Decoder, Frame, FrameError, Kind, ReadBuffer, DEFAULT_MAX_FRAME_SIZE};
 use crate::io::{AsyncRead, AsyncWrite};
 
 /// Default limit of requests running at once per connection.
@@ -658,14 +658,14 @@ impl ServerConnection {
     fn handle(
         self: &Rc<Self>,
         server: &ServerState,
-        frame: FrameRef<'_>,
+        frame: Frame<'_>,
         cx: &mut Context<'_>,
     ) -> Result<(), Violation> {
         match frame {
-            FrameRef::Request { id, method, deadline, payload } => {
-                self.start_request(server, id, method, deadline, payload, cx)
+            Frame::Request { id, method, deadline, payload } => {
+                self.start_request(server, id, &method, deadline, &payload, cx)
             }
-            FrameRef::Cancel { id } => {
+            Frame::Cancel { id } => {
                 // Unknown ids are answered or were never sent: nothing to do.
                 let handle = self.running.borrow_mut().remove(&id);
                 if let Some(handle) = handle {
@@ -673,16 +673,16 @@ impl ServerConnection {
                 }
                 Ok(())
             }
-            FrameRef::Ping { id, payload } => {
-                let _ = self.outbox.push(|out| FrameRef::Pong { id, payload }.encode(out));
+            Frame::Ping { id, payload } => {
+                let _ = self.outbox.push(|out| Frame::Pong { id, payload }.encode(out));
                 Ok(())
             }
             // The server sends no pings, but a late or stray pong is harmless.
-            FrameRef::Pong { .. } => Ok(()),
-            FrameRef::Response { .. } => {
+            Frame::Pong { .. } => Ok(()),
+            Frame::Response { .. } => {
                 Err(Violation::protocol(FrameError::WrongDirection(Kind::Response).to_string()))
             }
-            FrameRef::Error { .. } => {
+            Frame::Error { .. } => {
                 Err(Violation::protocol(FrameError::WrongDirection(Kind::Error).to_string()))
             }
         }
@@ -747,7 +747,7 @@ impl ServerConnection {
         });
         self.outbox.push(|out| match answer {
             Ok(payload) => {
-                if let Err(error) = (FrameRef::Response { id, payload: &payload }).encode(out) {
+                if let Err(error) = (Frame::Response { id, payload: payload.as_slice().into() }).encode(out) {
                     // Over 4 GiB: the request still gets its one answer.
                     encode_error(out, id, code::INTERNAL, &format!("the answer cannot be sent: {error}"));
                 }
@@ -845,7 +845,7 @@ impl ServerConnection {
 /// message; a message too long for a frame is an application bug, and the
 /// frame is then dropped rather than sent malformed).
 fn encode_error(out: &mut Vec<u8>, id: u64, code: u16, message: &str) {
-    let _ = FrameRef::Error { id, code, message }.encode(out);
+    let _ = Frame::Error { id, code, message: message.into() }.encode(out);
 }
 
 /// A handler's future in a box that outlives it (`Server::route`).
