@@ -8,10 +8,10 @@
 //! until the reader task finds its answer, which costs no thread and no
 //! stack: 100,000 calls in flight are 100,000 small heap objects.
 //!
-//! - `client.rs`: [`Client`], the reader task, the table of calls, the call
+//! - `client/`: [`Client`], the reader task, the table of calls, the call
 //!   future and its cancel-on-drop, what a client does on the shutdown
 //!   notice;
-//! - `server.rs`: [`Server`], [`Request`]; each handler is polled first
+//! - `server/`: [`Server`], [`Request`]; each handler is polled first
 //!   inside the connection's reader and becomes a task only if it waits;
 //!   connection errors, backpressure, the shutdown notice;
 //! - `outbox.rs`: the shared outgoing buffer and writer task both sides use,

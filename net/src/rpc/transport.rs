@@ -12,7 +12,7 @@
 //! time (`TypeId` comparisons fold away after monomorphisation): Nagle's
 //! algorithm off on every connection, and `TCP_QUICKACK` after a read that
 //! produced nothing to send (`ServerConnection::acknowledge_if_silent` in
-//! `server.rs`). Every other stream (Unix, TLS, the simulator's) gets
+//! `server/reader.rs`). Every other stream (Unix, TLS, the simulator's) gets
 //! neither and needs neither.
 
 use std::any::Any;
