@@ -439,10 +439,7 @@ impl Gate {
             if self.0 .0.get() {
                 return Poll::Ready(());
             }
-            let mut waiting = self.0 .1.borrow_mut();
-            if !waiting.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *waiting = Some(cx.waker().clone());
-            }
+            self.0 .1.borrow_mut().get_or_insert_with(|| cx.waker().clone()).clone_from(cx.waker());
             Poll::Pending
         })
         .await;

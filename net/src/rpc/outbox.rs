@@ -80,9 +80,8 @@ impl Outbox {
         if state.buffer.len() <= limit || state.closing {
             return true;
         }
-        if !state.drained.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            state.drained = Some(cx.waker().clone());
-        }
+        // `clone_from` replaces the stored waker only if it would wake another task.
+        state.drained.get_or_insert_with(|| cx.waker().clone()).clone_from(cx.waker());
         false
     }
 
@@ -110,9 +109,7 @@ impl Outbox {
                 if state.closing {
                     return Poll::Ready(true);
                 }
-                if !state.writer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    state.writer = Some(cx.waker().clone());
-                }
+                state.writer.get_or_insert_with(|| cx.waker().clone()).clone_from(cx.waker());
                 Poll::Pending
             })
             .await;

@@ -25,9 +25,8 @@ impl Future for Call<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut calls = self.state.calls.borrow_mut();
         if let Some(CallSlot::Waiting(waker)) = calls.slots.get_mut(self.id) {
-            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *waker = Some(cx.waker().clone());
-            }
+            // `clone_from` replaces the stored waker only if it would wake another task.
+            waker.get_or_insert_with(|| cx.waker().clone()).clone_from(cx.waker());
             return Poll::Pending;
         }
         let answer = match calls.slots.remove(self.id) {

@@ -231,10 +231,8 @@ impl ServerConnection {
     }
 
     pub(super) fn set_reader(&self, waker: &Waker) {
-        let mut reader = self.reader.borrow_mut();
-        if !reader.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            *reader = Some(waker.clone());
-        }
+        // `clone_from` replaces the stored waker only if it would wake another task.
+        self.reader.borrow_mut().get_or_insert_with(|| waker.clone()).clone_from(waker);
     }
 
     pub(super) fn wake_reader(&self) {

@@ -9,6 +9,7 @@
 //! beyond the request's payload. A handler that returns `Pending` moves, box
 //! and all, into a task that calls `ServerConnection::finish` when it is done.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,7 +18,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use corio_runtime::time::{sleep_until, Instant, Sleep};
-use corio_runtime::{spawn_named, JoinHandle};
+use corio_runtime::{spawn_named, task, JoinHandle};
 use pin_project_lite::pin_project;
 
 use super::connection::ServerConnection;
@@ -133,10 +134,7 @@ impl<F: Future<Output = Result<Vec<u8>, RpcError>>> Future for Guarded<F> {
     }
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string panic payload".into())
+/// A panic's message, for the log and the `internal` error frame.
+fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    task::panic_message(&*payload).unwrap_or("a non-string panic payload").to_owned()
 }

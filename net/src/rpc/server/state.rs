@@ -75,7 +75,7 @@ impl ServerState {
             if self.connections.borrow().is_empty() {
                 return Poll::Ready(());
             }
-            *self.idle.borrow_mut() = Some(cx.waker().clone());
+            self.idle.borrow_mut().get_or_insert_with(|| cx.waker().clone()).clone_from(cx.waker());
             Poll::Pending
         })
         .await;
