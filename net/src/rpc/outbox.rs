@@ -33,6 +33,9 @@ struct OutboxState {
     writer: Option<Waker>,
     /// Set by `close`: write what is queued, shut the write side, stop.
     closing: bool,
+    /// Set when the writer task has stopped (closed, or a write failed):
+    /// nothing pushed from then on could ever be sent.
+    finished: bool,
     /// A task waiting for `buffer` to drain (the server's reader, pausing
     /// while a client does not read its answers).
     drained: Option<Waker>,
@@ -43,10 +46,22 @@ struct OutboxState {
 
 impl Outbox {
     /// Appends frames with `encode` and wakes the writer. Returns what
-    /// `encode` returned. Frames pushed after `close` are dropped.
+    /// `encode` returned.
+    ///
+    /// Frames pushed after [`close`](Outbox::close) still leave while the
+    /// writer flushes (it writes whatever is queued when it looks, so a
+    /// shutdown notice racing a closing connection still reaches the peer).
+    /// Once the writer has stopped they are dropped: nothing could send
+    /// them, and keeping them would let a peer grow our memory (a server
+    /// that pings a client which has closed its side).
     pub(crate) fn push<R>(&self, encode: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         let mut state = self.state.borrow_mut();
+        let queued = state.buffer.len();
         let result = encode(&mut state.buffer);
+        if state.finished {
+            state.buffer.truncate(queued);
+            return result;
+        }
         state.pushes += 1;
         let writer = state.writer.take();
         drop(state);
@@ -94,6 +109,24 @@ impl Outbox {
     where
         S: AsyncRead + AsyncWrite + Unpin + 'static,
     {
+        let result = self.write_until_closed(&stream).await;
+        // From now on nothing is sent: drop what is queued (after a failed
+        // write) and what is pushed later, and release a waiting reader.
+        let mut state = self.state.borrow_mut();
+        state.finished = true;
+        state.buffer = Vec::new();
+        let waiting = state.drained.take();
+        drop(state);
+        if let Some(waiting) = waiting {
+            waiting.wake();
+        }
+        result
+    }
+
+    async fn write_until_closed<S>(&self, stream: &Transport<S>) -> io::Result<()>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + 'static,
+    {
         let mut batch = Vec::new();
         loop {
             let closing = poll_fn(|cx| {
@@ -124,5 +157,41 @@ impl Outbox {
                 batch = Vec::new();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::AsyncReadExt;
+    use crate::net::{TcpListener, TcpStream};
+
+    /// What `close` promises: frames queued before the writer has flushed
+    /// still go (even those pushed after `close`); once it has stopped, a
+    /// push is dropped rather than kept where nothing can send it.
+    #[test]
+    fn frames_leave_until_the_writer_stops_and_are_dropped_after() {
+        corio_runtime::block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let stream = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (mut peer, _) = listener.accept().await.unwrap();
+            let outbox = Rc::new(Outbox::default());
+            let writer = corio_runtime::spawn(outbox.clone().run(Rc::new(Transport::new(stream))));
+            outbox.push(|out| out.extend_from_slice(b"before "));
+            outbox.close();
+            outbox.push(|out| out.extend_from_slice(b"after close"));
+            writer.await.unwrap().unwrap();
+            let pushes = outbox.pushes();
+            let encoded = outbox.push(|out| {
+                out.extend_from_slice(b"after the writer stopped");
+                "encoded"
+            });
+            assert_eq!(encoded, "encoded", "push still returns what encode returned");
+            assert!(outbox.state.borrow().buffer.is_empty(), "nothing kept after the writer stopped");
+            assert_eq!(outbox.pushes(), pushes, "a dropped frame is not counted");
+            let mut received = Vec::new();
+            peer.read_to_end(&mut received).await.unwrap();
+            assert_eq!(received, b"before after close");
+        });
     }
 }
