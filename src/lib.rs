@@ -25,7 +25,8 @@ pub mod io {
     pub use corio_net::io::*;
 }
 
-/// Sockets: TCP, UDP, Unix domain (from [`corio_net::net`]).
+/// Sockets: TCP, UDP, Unix domain, and in [`net::tcp`] and [`net::unix`]
+/// the halves of a split stream, as in tokio (from [`corio_net::net`]).
 pub mod net {
     pub use corio_net::net::*;
 }

@@ -403,9 +403,10 @@ fn facade_names_resolve() {
     #[allow(unused_imports)]
     use corio::io::{copy, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
     #[allow(unused_imports)]
+    use corio::net::tcp::{Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
+    #[allow(unused_imports)]
     use corio::net::{
-        Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, UdpSocket, UnixDatagram, UnixListener, UnixStream,
-        WriteHalf,
+        lookup_host, ListenOptions, ToSocketAddrs, UdpSocket, UnixDatagram, UnixListener, UnixStream,
     };
     fn is_reader<T: AsyncRead>() {}
     fn is_writer<T: AsyncWrite>() {}

@@ -13,6 +13,8 @@
 //! * [`net`]: the socket types, re-exported from
 //!   `tcp/` (listener, stream, split halves), `udp.rs` and `unix.rs`;
 //!   `split.rs` holds the halves' code shared by TCP and Unix streams.
+//!   Each type has one path, as in tokio: the sockets in [`net`], their
+//!   halves in [`net::tcp`] and [`net::unix`].
 //! * `stream.rs`: the one read step and write step every stream uses.
 //! * `accept.rs`: the accept step, with its back-off on descriptor exhaustion.
 //! * `addr.rs`: [`ToSocketAddrs`](net::ToSocketAddrs), what `bind` and
@@ -92,7 +94,3 @@ mod tcp;
 mod udp;
 #[cfg(unix)]
 mod unix;
-
-pub use net::{TcpListener, TcpStream, UdpSocket};
-#[cfg(unix)]
-pub use net::{UnixDatagram, UnixListener, UnixStream};

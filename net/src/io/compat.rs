@@ -11,7 +11,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::{AsyncRead, AsyncWrite, BufReader};
-use crate::net::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpStream, WriteHalf};
+use crate::net::tcp::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use crate::net::TcpStream;
 
 /// `futures_io::AsyncRead` for a type that implements our `AsyncRead`.
 macro_rules! futures_read {
