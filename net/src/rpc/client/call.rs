@@ -5,7 +5,8 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use super::state::{CallSlot, ClientState};
+use super::call_table::CallSlot;
+use super::state::ClientState;
 use crate::frame::Frame;
 use crate::rpc::RpcError;
 

@@ -1,6 +1,17 @@
-//! [`CallTable`]: the calls of one connection, found by request id.
+//! [`CallTable`]: the calls of one connection, found by request id, each
+//! a [`CallSlot`].
 
-use super::state::CallSlot;
+use std::task::Waker;
+
+use crate::rpc::RpcError;
+
+/// One call in flight, as the reader and the caller see it.
+pub(super) enum CallSlot {
+    /// No answer yet; the caller's waker once it has polled.
+    Waiting(Option<Waker>),
+    /// The answer (or the connection's failure), not yet taken by the caller.
+    Done(Result<Vec<u8>, RpcError>),
+}
 
 /// The calls of one connection in a slab, found by request id without
 /// hashing. An id holds a slot's index plus one in its low 32 bits (so it

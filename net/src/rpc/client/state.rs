@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::task::Waker;
 use std::time::Duration;
 
-use super::call_table::CallTable;
+use super::call_table::{CallSlot, CallTable};
 use crate::frame::{code, Frame, FrameError, Kind};
 use crate::rpc::outbox::Outbox;
 use crate::rpc::RpcError;
@@ -29,14 +29,6 @@ pub(super) struct Calls {
     /// [`RpcError::ShuttingDown`] without being sent, calls already sent
     /// are still answered, and once none waits our sending side closes.
     pub(super) shutting_down: bool,
-}
-
-/// One call in flight, as the reader and the caller see it.
-pub(super) enum CallSlot {
-    /// No answer yet; the caller's waker once it has polled.
-    Waiting(Option<Waker>),
-    /// The answer (or the connection's failure), not yet taken by the caller.
-    Done(Result<Vec<u8>, RpcError>),
 }
 
 impl ClientState {

@@ -11,12 +11,11 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use corio_runtime::time::Instant;
-use corio_runtime::JoinHandle;
+use corio_runtime::{spawn_named, JoinHandle};
 
-use super::handler::{Outcome, Started};
-use super::state::ServerState;
+use super::handler::{Outcome, Routes, Started, Waiting};
+use super::request::Request;
 use super::violation::Violation;
-use super::Request;
 use crate::frame::{code, Frame, FrameError, Kind};
 use crate::rpc::outbox::Outbox;
 use crate::rpc::RpcError;
@@ -58,16 +57,37 @@ pub(super) enum Force {
 }
 
 impl ServerConnection {
+    /// A connection from `peer`, the server's `id`-th.
+    pub(super) fn new(
+        id: u64,
+        peer: SocketAddr,
+        log: Rc<dyn Fn(&str)>,
+        max_in_flight: usize,
+    ) -> ServerConnection {
+        ServerConnection {
+            id,
+            peer,
+            outbox: Rc::new(Outbox::default()),
+            running: RefCell::new(Default::default()),
+            log,
+            reader: RefCell::new(None),
+            shutting_down: Cell::new(false),
+            forced: Cell::new(None),
+            read_at: Cell::new(None),
+            max_in_flight,
+        }
+    }
+
     /// Handles one frame from the client, in arrival order.
     pub(super) fn handle(
         self: &Rc<Self>,
-        server: &ServerState,
+        routes: &Routes,
         frame: Frame<'_>,
         cx: &mut Context<'_>,
     ) -> Result<(), Violation> {
         match frame {
             Frame::Request { id, method, deadline, payload } => {
-                self.start_request(server, id, &method, deadline, &payload, cx)
+                self.start_request(routes, id, &method, deadline, &payload, cx)
             }
             Frame::Cancel { id } => {
                 // Unknown ids are answered or were never sent: nothing to do.
@@ -96,7 +116,7 @@ impl ServerConnection {
     /// connection errors first, then the refusals, then the handler.
     fn start_request(
         self: &Rc<Self>,
-        server: &ServerState,
+        routes: &Routes,
         id: u64,
         method: &str,
         deadline: Option<Duration>,
@@ -119,7 +139,7 @@ impl ServerConnection {
         if self.shutting_down.get() {
             return refuse(code::SHUTTING_DOWN, "the server is shutting down; the request was not processed");
         }
-        let Some((name, route)) = server.config.routes.get_key_value(method) else {
+        let Some((name, route)) = routes.get_key_value(method) else {
             return refuse(code::UNKNOWN_METHOD, &format!("unknown method `{method}`"));
         };
         if deadline == Some(Duration::ZERO) {
@@ -131,13 +151,29 @@ impl ServerConnection {
         let deadline = deadline.and_then(|remaining| Instant::now().checked_add(remaining));
         let request =
             Request { method: name.clone(), payload: payload.to_vec(), peer: self.peer, deadline, id };
-        match route(request, self, cx) {
+        match route(request, cx) {
             Started::Answered(outcome) => self.answer(id, name, outcome),
-            Started::Running(handle) => {
-                self.running.borrow_mut().insert(id, handle);
+            Started::Waiting(handler) => {
+                let task = self.finish_in_task(id, name.clone(), handler);
+                self.running.borrow_mut().insert(id, task);
             }
         }
         Ok(())
+    }
+
+    /// Runs a handler that waited at its first poll as a task of its own:
+    /// every call that suspends is a suspended task. The task answers
+    /// through [`finish`](ServerConnection::finish).
+    fn finish_in_task(self: &Rc<Self>, id: u64, method: Rc<str>, mut handler: Waiting) -> JoinHandle<()> {
+        let connection = self.clone();
+        // The task's first poll polls the handler again, so the wakers it
+        // registers from then on are the task's own rather than the reader's.
+        // Named by its method in traces and task dumps.
+        spawn_named(&method.clone(), async move {
+            let outcome = handler.as_mut().await;
+            drop(handler); // the handler is gone before its answer goes
+            connection.finish(id, &method, outcome);
+        })
     }
 
     /// Encodes a handler's outcome into the outbox.
@@ -162,7 +198,7 @@ impl ServerConnection {
 
     /// Called by a handler's task when the handler is done: answers and
     /// frees its place (unless it was cancelled meanwhile).
-    pub(super) fn finish(&self, id: u64, method: &str, outcome: Outcome) {
+    fn finish(&self, id: u64, method: &str, outcome: Outcome) {
         let handle = self.running.borrow_mut().remove(&id);
         if handle.is_none() {
             return; // cancelled meanwhile: nobody waits for this answer

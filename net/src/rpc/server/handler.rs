@@ -1,28 +1,27 @@
-//! The handler's path: a route starts it inside the connection's reader,
-//! polls it once there, and only if it waits moves it into a task of its own.
+//! The handler's first poll, inside the connection's reader.
 //!
 //! [`route`] erases a handler's type into a [`Route`]. Per request the route
 //! creates the handler's future, wraps it in [`Guarded`] (its deadline as a
 //! `Sleep` raced against it; a panic caught and turned into a message), puts
 //! it in a box the route keeps for reuse, and polls it right there: most
 //! handlers answer during that first poll, costing no task and no allocation
-//! beyond the request's payload. A handler that returns `Pending` moves, box
-//! and all, into a task that calls `ServerConnection::finish` when it is done.
+//! beyond the request's payload. A handler that returns `Pending` comes back
+//! in its box as [`Started::Waiting`], for the connection to finish in a
+//! task of its own. This file knows nothing of connections.
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use corio_runtime::task;
 use corio_runtime::time::{sleep_until, Instant, Sleep};
-use corio_runtime::{spawn_named, task, JoinHandle};
 use pin_project_lite::pin_project;
 
-use super::connection::ServerConnection;
-use super::Request;
+use super::request::Request;
 use crate::rpc::RpcError;
 
 /// What a handler produced: its answer, or the message of its panic.
@@ -31,19 +30,25 @@ pub(super) type Outcome = Result<Result<Vec<u8>, RpcError>, String>;
 /// A route, type-erased: starts the handler for one request (`Started`).
 /// The handler's concrete future type lives inside this closure, so the
 /// only erasure per request is the box around that future.
-pub(super) type Route = Rc<dyn Fn(Request, &Rc<ServerConnection>, &mut Context<'_>) -> Started>;
+pub(super) type Route = Rc<dyn Fn(Request, &mut Context<'_>) -> Started>;
+
+/// A server's routes by method name.
+pub(super) type Routes = foldhash::HashMap<Rc<str>, Route>;
+
+/// A handler that waited at its first poll, still in its box: the future
+/// the connection runs as a task of its own.
+pub(super) type Waiting = Pin<Box<dyn Future<Output = Outcome>>>;
 
 /// How a handler's first poll went.
 pub(super) enum Started {
     /// It answered at once.
     Answered(Outcome),
-    /// It waits; its future now runs as this task, which calls
-    /// `ServerConnection::finish` when the handler is done.
-    Running(JoinHandle<()>),
+    /// It waits.
+    Waiting(Waiting),
 }
 
-/// Erases `handler`'s type into a [`Route`] for the method `method`.
-pub(super) fn route<F, Fut>(method: Rc<str>, handler: F) -> Route
+/// Erases `handler`'s type into a [`Route`].
+pub(super) fn route<F, Fut>(handler: F) -> Route
 where
     F: Fn(Request) -> Fut + 'static,
     Fut: Future<Output = Result<Vec<u8>, RpcError>> + 'static,
@@ -51,49 +56,47 @@ where
     // The box a handler's future runs in, kept for the next request when
     // the handler answered at once: no allocation per such request.
     let spare: RefCell<Option<HandlerBox<Fut>>> = RefCell::new(None);
-    Rc::new(move |request, connection, cx| {
-        let (id, deadline) = (request.id(), request.deadline());
+    Rc::new(move |request, cx| {
+        let deadline = request.deadline();
         // Creating the future runs the handler's synchronous part: a
         // panic there is the handler's too.
         let work = match catch_unwind(AssertUnwindSafe(|| handler(request))) {
             Ok(work) => work,
             Err(panic) => return Started::Answered(Err(panic_message(panic))),
         };
-        let mut slot = spare.borrow_mut().take().unwrap_or_else(|| Box::pin(None));
-        slot.set(Some(Guarded::new(work, deadline)));
-        match poll_handler(&mut slot, cx) {
+        let mut slot = spare.borrow_mut().take().unwrap_or_else(|| Box::pin(Handler { guarded: None }));
+        slot.set(Handler { guarded: Some(Guarded::new(work, deadline)) });
+        match slot.as_mut().poll(cx) {
             Poll::Ready(outcome) => {
-                slot.set(None);
+                slot.set(Handler { guarded: None });
                 *spare.borrow_mut() = Some(slot);
                 Started::Answered(outcome)
             }
-            Poll::Pending => {
-                let (connection, method) = (connection.clone(), method.clone());
-                // The task's first poll polls the handler again, so the
-                // wakers it registers from then on are the task's own
-                // rather than the reader's.
-                // Named by its method in traces and task dumps.
-                Started::Running(spawn_named(&method.clone(), async move {
-                    let outcome = poll_fn(|cx| poll_handler(&mut slot, cx)).await;
-                    slot.set(None); // the handler is gone before its answer goes
-                    connection.finish(id, &method, outcome);
-                }))
-            }
+            Poll::Pending => Started::Waiting(slot),
         }
     })
 }
 
 /// A handler's future in a box that outlives it (its route keeps it, see [`route`]).
-type HandlerBox<F> = Pin<Box<Option<Guarded<F>>>>;
+type HandlerBox<F> = Pin<Box<Handler<F>>>;
 
-/// Polls the handler in `slot` (which holds one until it is done).
-fn poll_handler<F>(slot: &mut HandlerBox<F>, cx: &mut Context<'_>) -> Poll<Outcome>
-where
-    F: Future<Output = Result<Vec<u8>, RpcError>>,
-{
-    match slot.as_mut().as_pin_mut() {
-        Some(work) => work.poll(cx),
-        None => unreachable!("a handler box is polled only while it holds a handler"),
+pin_project! {
+    /// What a [`HandlerBox`] holds: a handler, or nothing between requests.
+    struct Handler<F> {
+        #[pin]
+        guarded: Option<Guarded<F>>,
+    }
+}
+
+impl<F: Future<Output = Result<Vec<u8>, RpcError>>> Future for Handler<F> {
+    type Output = Outcome;
+
+    /// Polls the handler (the box holds one until it is done).
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        match self.project().guarded.as_pin_mut() {
+            Some(guarded) => guarded.poll(cx),
+            None => unreachable!("a handler box is polled only while it holds a handler"),
+        }
     }
 }
 

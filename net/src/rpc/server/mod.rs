@@ -36,16 +36,19 @@
 //!
 //! # Layout
 //!
-//! - `mod.rs`: [`Server`], its routes and limits, the accept loop and the
-//!   shutdown sequence (`serve_with_shutdown`);
-//! - `state.rs`: `ServerState`, the open connections of one `serve` call;
+//! From the top down (each file uses only those below it):
+//!
+//! - `mod.rs`: [`Server`], its routes and limits, the accept loop
+//!   (`start_connection`) and the shutdown sequence (`serve_with_shutdown`);
 //! - `reader.rs`: the connection's reader task (`run_connection`,
 //!   `poll_frames`), backpressure, the immediate ACK, the closing drain;
+//! - `state.rs`: `ServerState`, the open connections of one `serve` call;
 //! - `connection.rs`: `ServerConnection`, one connection: each frame in
-//!   order (`handle`, `start_request`), the handlers running on it by
-//!   request id, answers (`answer`, `finish`), its part in shutdown;
-//! - `handler.rs`: a route's handler started inside the reader's poll, and
-//!   moved into a task only if it waits (`route`, `Guarded`);
+//!   order (`handle`, `start_request`), the handlers that wait, each a task
+//!   by request id (`finish_in_task`, `finish`), answers, its part in
+//!   shutdown;
+//! - `handler.rs`: a route, which creates a handler and polls it once
+//!   (`route`, `Guarded`), handing back its answer or the waiting handler;
 //! - `request.rs`: [`Request`], what a handler receives;
 //! - `violation.rs`: `Violation`, a connection error and its one frame.
 
@@ -54,16 +57,19 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
+use std::net::SocketAddr;
 use std::pin::pin;
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
+use corio_runtime::spawn_named;
 use corio_runtime::time::timeout;
 
-use super::transport::Listener;
+use super::transport::{Listener, Transport};
 use super::RpcError;
 use crate::frame::DEFAULT_MAX_FRAME_SIZE;
+use crate::io::{AsyncRead, AsyncWrite};
 
 mod connection;
 mod handler;
@@ -72,8 +78,9 @@ mod request;
 mod state;
 mod violation;
 
-use connection::Force;
-use handler::Route;
+use connection::{Force, ServerConnection};
+use handler::Routes;
+use reader::run_connection;
 pub use request::Request;
 use state::ServerState;
 
@@ -107,7 +114,7 @@ pub const TASKS_METHOD: &str = "corio.tasks";
 /// });
 /// ```
 pub struct Server {
-    routes: foldhash::HashMap<Rc<str>, Route>,
+    routes: Routes,
     max_in_flight: usize,
     max_frame_size: usize,
     shutdown_grace: Duration,
@@ -150,8 +157,7 @@ impl Server {
         F: Fn(Request) -> Fut + 'static,
         Fut: Future<Output = Result<Vec<u8>, RpcError>> + 'static,
     {
-        let name: Rc<str> = Rc::from(method);
-        self.routes.insert(name.clone(), handler::route(name, handler));
+        self.routes.insert(Rc::from(method), handler::route(handler));
         self
     }
 
@@ -234,7 +240,7 @@ impl Server {
             .await;
             match accepted {
                 None => break,
-                Some(Ok((stream, peer))) => state.start_connection(stream, peer),
+                Some(Ok((stream, peer))) => start_connection(&state, stream, peer),
                 Some(Err(error)) => {
                     state.log(&format!("accept failed, server stops: {error}"));
                     return Err(error);
@@ -250,7 +256,7 @@ impl Server {
         while let Some(Ok((stream, peer))) =
             poll_fn(|cx| Poll::Ready(ready_or_none(listener.poll_accept(cx)))).await
         {
-            state.start_connection(stream, peer);
+            start_connection(&state, stream, peer);
         }
         drop(listener);
         if timeout(grace, state.all_closed()).await.is_err() {
@@ -262,6 +268,26 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// Starts serving an accepted connection: its state, registered so that
+/// shutdown can reach it, and its reader task.
+fn start_connection<S>(state: &Rc<ServerState>, stream: S, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let id = state.next_connection.get();
+    state.next_connection.set(id + 1);
+    let connection =
+        Rc::new(ServerConnection::new(id, peer, state.config.log.clone(), state.config.max_in_flight));
+    if state.shutting_down.get() {
+        connection.begin_shutdown();
+    }
+    state.connections.borrow_mut().insert(id, connection.clone());
+    spawn_named(
+        "rpc server connection",
+        run_connection(state.clone(), connection, Rc::new(Transport::new(stream))),
+    );
 }
 
 fn ready_or_none<T>(poll: Poll<T>) -> Option<T> {

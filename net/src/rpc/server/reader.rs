@@ -129,7 +129,7 @@ impl ServerConnection {
             }
             match decoder.peek(buffer) {
                 Ok(Some((frame, size))) => {
-                    if let Err(violation) = self.handle(server, frame, cx) {
+                    if let Err(violation) = self.handle(&server.config.routes, frame, cx) {
                         return Poll::Ready(End::Violation(violation));
                     }
                     buffer.consume(size);

@@ -4,18 +4,11 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::poll_fn;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use corio_runtime::spawn_named;
-
 use super::connection::ServerConnection;
-use super::reader::run_connection;
 use super::Server;
-use crate::io::{AsyncRead, AsyncWrite};
-use crate::rpc::outbox::Outbox;
-use crate::rpc::transport::Transport;
 
 /// What every connection of one `serve` call shares.
 pub(super) struct ServerState {
@@ -39,34 +32,6 @@ impl ServerState {
 
     pub(super) fn connection_list(&self) -> Vec<Rc<ServerConnection>> {
         self.connections.borrow().values().cloned().collect()
-    }
-
-    pub(super) fn start_connection<S>(self: &Rc<Self>, stream: S, peer: SocketAddr)
-    where
-        S: AsyncRead + AsyncWrite + Unpin + 'static,
-    {
-        let id = self.next_connection.get();
-        self.next_connection.set(id + 1);
-        let connection = Rc::new(ServerConnection {
-            id,
-            peer,
-            outbox: Rc::new(Outbox::default()),
-            running: RefCell::new(Default::default()),
-            log: self.config.log.clone(),
-            reader: RefCell::new(None),
-            shutting_down: Cell::new(false),
-            forced: Cell::new(None),
-            read_at: Cell::new(None),
-            max_in_flight: self.config.max_in_flight,
-        });
-        if self.shutting_down.get() {
-            connection.begin_shutdown();
-        }
-        self.connections.borrow_mut().insert(id, connection.clone());
-        spawn_named(
-            "rpc server connection",
-            run_connection(self.clone(), connection, Rc::new(Transport::new(stream))),
-        );
     }
 
     /// Resolves once no connection is open.
