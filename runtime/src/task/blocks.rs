@@ -1,13 +1,15 @@
 //! Recycled task allocations: a small free list per thread.
 //!
-//! Tasks come and go in bursts: an RPC server spawns a task per request,
-//! 128 at a time, and frees them all a moment later. glibc's per-thread
-//! cache keeps only 7 blocks per size, so most of a burst went through
-//! malloc's slow paths; measured with callgrind on `benches/rpc.rs`'s
-//! workload, allocating and freeing the two tasks of each call cost about
-//! 600 instructions. Here a freed task's block goes on a free list of its
-//! size class and the next spawn of that class takes it back: a `Vec` push
-//! and pop.
+//! Tasks come and go in bursts: `benches/rpc.rs` keeps 128 calls in
+//! flight, each made by a task of its own (and on the server a task per
+//! handler that waits: the RPC server polls each handler inline first and
+//! spawns only those), all freed a moment later. glibc's per-thread cache
+//! keeps only 7 blocks per size, so most of a burst went through malloc's
+//! slow paths; measured with callgrind on that workload when the server
+//! still spawned a task per request, allocating and freeing the two tasks
+//! of each call cost about 600 instructions. Here a freed task's block goes
+//! on a free list of its size class and the next spawn of that class takes
+//! it back: a `Vec` push and pop.
 //!
 //! Blocks are plain memory from the global allocator, so it does not matter
 //! which runtime or which future used a block before: every task whose size
