@@ -19,8 +19,12 @@
 //! * `accept.rs`: the accept step, with its back-off on descriptor exhaustion.
 //! * `addr.rs`: [`ToSocketAddrs`](net::ToSocketAddrs), what `bind` and
 //!   `connect` accept; name lookup on the blocking pool.
-//! * [`frame`]: length-prefixed frames with a hard maximum size.
-//! * [`rpc`]: the RPC layer on top of frames: `Client`, `Server`, errors.
+//! * [`frame`] (`frame/`): length-prefixed frames with a hard maximum
+//!   size: one [`Frame`](frame::Frame) type that borrows from the read
+//!   buffer or owns its bytes, the encoder, the incremental decoder.
+//! * [`rpc`]: the RPC layer on top of frames: `Client` (`rpc/client/`),
+//!   `Server` (`rpc/server/`), the batched writer both use (`outbox.rs`),
+//!   errors.
 //! * `hyper` (feature `hyper`): hyper 1.x's IO, executor and timer over
 //!   corio (`hyper.rs`).
 //!
