@@ -56,7 +56,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const PAYLOAD: [u8; 64] = [7; 64];
 
 /// A server running on its own pinned thread.
-struct Server {
+struct ServerThread {
     addr: SocketAddr,
     /// Kernel id of the server's thread, for its CPU time. (The raw echo
     /// serves each connection on a thread of its own: see `RAW_ECHO_TID`.)
@@ -68,9 +68,9 @@ struct Server {
 static RAW_ECHO_TID: AtomicI32 = AtomicI32::new(0);
 
 /// Runs `serve` on its own thread pinned to the server CPU.
-fn start(serve: impl FnOnce(mpsc::Sender<SocketAddr>) + Send + 'static) -> Server {
+fn start(serve: impl FnOnce(mpsc::Sender<SocketAddr>) + Send + 'static) -> ServerThread {
     let (addr, tid) = common::start_pinned_server(serve);
-    Server { addr, tid }
+    ServerThread { addr, tid }
 }
 
 /// One peer's client, connected: runs `calls` calls, `depth` at a time.
@@ -178,7 +178,7 @@ fn bench_rpc(c: &mut Criterion) {
 
 /// The peers in turn, `rounds` times, each round `calls` calls: the
 /// numbers `docs/BENCHMARKS.md` quotes.
-fn interleaved(servers: &[Server], depth: usize) {
+fn interleaved(servers: &[ServerThread], depth: usize) {
     // Depth 1 is one loopback round trip per call (~100 µs between pinned
     // cores on the VM we measured on), so it gets fewer calls per turn.
     let (rounds, calls) = match (common::quick(), depth) {
@@ -384,11 +384,11 @@ fn tokio_server(ready: mpsc::Sender<SocketAddr>) {
 }
 
 /// Calls waiting for their answer, by id; the same hasher as corio's client.
-type Pending = foldhash::HashMap<u64, tokio::sync::oneshot::Sender<Vec<u8>>>;
+type PendingCalls = foldhash::HashMap<u64, tokio::sync::oneshot::Sender<Vec<u8>>>;
 
 struct TokioClient {
     outbox: Rc<TokioOutbox>,
-    pending: Rc<RefCell<Pending>>,
+    pending: Rc<RefCell<PendingCalls>>,
     next_id: Cell<u64>,
 }
 
@@ -399,7 +399,7 @@ impl TokioClient {
         let (reader, writer) = stream.into_split();
         let outbox = Rc::new(TokioOutbox::default());
         tokio::task::spawn_local(outbox.clone().run(writer));
-        let pending: Rc<RefCell<Pending>> = Rc::default();
+        let pending: Rc<RefCell<PendingCalls>> = Rc::default();
         let filled = pending.clone();
         tokio::task::spawn_local(tokio_read_frames(reader, move |frame| {
             if let Frame::Response { id, payload } = frame {

@@ -50,7 +50,7 @@ fn localhost() -> SocketAddr {
 type Serve = fn(mpsc::Sender<SocketAddr>);
 
 /// A running server: its address and its thread's CPU clock.
-struct Server {
+struct ServerThread {
     name: &'static str,
     addr: SocketAddr,
     /// The server thread's id, to read its CPU time.
@@ -59,9 +59,9 @@ struct Server {
 
 /// Starts a server on its own pinned thread. The thread serves until the
 /// process exits.
-fn start_server(name: &'static str, serve: Serve) -> Server {
+fn start_server(name: &'static str, serve: Serve) -> ServerThread {
     let (addr, tid) = common::start_pinned_server(serve);
-    Server { name, addr, tid }
+    ServerThread { name, addr, tid }
 }
 
 /// A thread counts as saturated at this share of one CPU: the rest is
@@ -200,14 +200,14 @@ fn mio_server(ready: mpsc::Sender<SocketAddr>) {
 
 /// The load generator: a mio loop holding `n` connections, one 64-byte
 /// round trip in flight on each.
-struct Client {
+struct LoadGenerator {
     poll: Poll,
     events: Events,
     conns: Vec<(MioStream, usize)>,
 }
 
-impl Client {
-    fn connect(addr: SocketAddr, n: usize) -> Client {
+impl LoadGenerator {
+    fn connect(addr: SocketAddr, n: usize) -> LoadGenerator {
         let poll = Poll::new().unwrap();
         let conns = (0..n)
             .map(|i| {
@@ -219,7 +219,7 @@ impl Client {
                 (stream, 0)
             })
             .collect();
-        Client { poll, events: Events::with_capacity(1024), conns }
+        LoadGenerator { poll, events: Events::with_capacity(1024), conns }
     }
 
     /// Runs `round_trips` round trips; returns the time taken.
@@ -274,7 +274,7 @@ fn echo(c: &mut Criterion) {
         group.measurement_time(Duration::from_secs(3));
         group.throughput(Throughput::Elements(1));
         for server in &servers {
-            let mut client = Client::connect(server.addr, connections);
+            let mut client = LoadGenerator::connect(server.addr, connections);
             group.bench_function(BenchmarkId::from_parameter(server.name), |b| {
                 b.iter_custom(|round_trips| client.run(round_trips))
             });
@@ -293,8 +293,9 @@ fn echo(c: &mut Criterion) {
 /// median throughput, the median server and client CPU time per round trip
 /// (which other processes disturb less than wall time), each side's CPU
 /// utilisation, and which side, if any, was saturated.
-fn interleaved(servers: &[Server], connections: usize, rounds: usize, round_trips: u64) {
-    let mut clients: Vec<Client> = servers.iter().map(|s| Client::connect(s.addr, connections)).collect();
+fn interleaved(servers: &[ServerThread], connections: usize, rounds: usize, round_trips: u64) {
+    let mut clients: Vec<LoadGenerator> =
+        servers.iter().map(|s| LoadGenerator::connect(s.addr, connections)).collect();
     let n = servers.len();
     let (mut rates, mut server_cpu, mut client_cpu) =
         (vec![Vec::new(); n], vec![Vec::new(); n], vec![Vec::new(); n]);

@@ -216,7 +216,7 @@ async fn coordinate(config: &Config, addrs: &[SocketAddr], kill: impl Fn(usize))
         let client = Client::connect(addr).await.expect("connect to a worker");
         nodes.push(Node { client, up: Cell::new(true), served: Cell::new(0) });
     }
-    let state = Rc::new(State {
+    let state = Rc::new(Coordinator {
         nodes,
         retries: Cell::new(0),
         failures: Cell::new(0),
@@ -263,13 +263,13 @@ async fn coordinate(config: &Config, addrs: &[SocketAddr], kill: impl Fn(usize))
 }
 
 /// The coordinator's shared state; every task of its thread holds an `Rc`.
-struct State {
+struct Coordinator {
     nodes: Vec<Node>,
     retries: Cell<usize>,
     failures: Cell<usize>,
     /// Items finished (answered or failed for good).
     done: Cell<usize>,
-    /// Where the rotation of [`State::pick`] stands.
+    /// Where the rotation of [`Coordinator::pick`] stands.
     cursor: Cell<usize>,
 }
 
@@ -280,7 +280,7 @@ struct Node {
     served: Cell<usize>,
 }
 
-impl State {
+impl Coordinator {
     /// Computes `item` on its round-robin worker; each time a call fails,
     /// sends it again to another live worker. `None` if no worker could.
     async fn compute(&self, item: usize) -> Option<u128> {

@@ -33,7 +33,7 @@ const GRACE: Duration = Duration::from_secs(10);
 /// Echoes until the client closes. An echo has no requests to finish, so a
 /// stopping server lets it run until the client is done (or the grace
 /// period ends); `_shutdown` only marks the connection as still open.
-async fn serve(mut stream: TcpStream, _shutdown: shutdown::Shutdown) -> std::io::Result<()> {
+async fn serve(mut stream: TcpStream, _shutdown: shutdown::ShutdownSignal) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut buf = [0u8; 4096];
     loop {

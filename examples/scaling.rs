@@ -150,7 +150,7 @@ async fn wake_all(n: usize) {
 
 /// Tells the client process to write one byte to every client end, then
 /// waits until all reads have completed.
-async fn poke_all(client: &mut Client, c: usize) {
+async fn poke_all(client: &mut ClientProcess, c: usize) {
     client.poke();
     reach(&DONE, c).await;
 }
@@ -290,14 +290,14 @@ fn raise_nofile(need: u64) -> Result<(), String> {
 /// The client ends of the connections, held by a third process (this program
 /// re-executed with `--client`), so the measured child needs one descriptor
 /// per connection, not two.
-struct Client {
+struct ClientProcess {
     process: std::process::Child,
 }
 
-impl Client {
+impl ClientProcess {
     /// Starts the client process, which connects `count` times to a fresh
     /// loopback listener; returns it with the accepted server ends.
-    fn start(count: usize) -> Result<(Client, Vec<TcpStream>), String> {
+    fn start(count: usize) -> Result<(ClientProcess, Vec<TcpStream>), String> {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().unwrap().to_string();
         let exe = std::env::current_exe().expect("own path");
@@ -307,7 +307,7 @@ impl Client {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("start client process");
-        let mut client = Client { process };
+        let mut client = ClientProcess { process };
         // The client's first line is "ok" once it may connect, or its reason to skip.
         let mut line = String::new();
         let stdout = client.process.stdout.as_mut().unwrap();
@@ -325,7 +325,7 @@ impl Client {
     }
 }
 
-impl Drop for Client {
+impl Drop for ClientProcess {
     fn drop(&mut self) {
         drop(self.process.stdin.take()); // EOF: the client closes its ends and exits
         let _ = self.process.wait();
@@ -354,7 +354,7 @@ fn client_process(addr: &str, count: usize) {
 
 fn conn_child(model: &str, c: usize) -> Result<Report, String> {
     raise_nofile(c as u64 + 64)?;
-    let (mut client, servers) = Client::start(c)?;
+    let (mut client, servers) = ClientProcess::start(c)?;
     let servers = RefCell::new(servers);
     let take = |_| servers.borrow_mut().pop().expect("one server end per task");
     match model {

@@ -30,15 +30,15 @@ fn example(name: &str) -> PathBuf {
 }
 
 /// A running example server; killed on drop if the test failed half-way.
-struct Server {
+struct ServerProcess {
     child: Child,
     addr: SocketAddr,
     stdout: BufReader<ChildStdout>,
     stderr: Receiver<String>,
 }
 
-impl Server {
-    fn start(name: &str, args: &[&str]) -> Server {
+impl ServerProcess {
+    fn start(name: &str, args: &[&str]) -> ServerProcess {
         let mut child = Command::new(example(name))
             .args(args)
             .stdout(Stdio::piped())
@@ -61,7 +61,7 @@ impl Server {
                 }
             }
         });
-        Server { child, addr, stdout, stderr }
+        ServerProcess { child, addr, stdout, stderr }
     }
 
     fn signal(&self, signal: Signal) {
@@ -99,7 +99,7 @@ impl Server {
     }
 }
 
-impl Drop for Server {
+impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -140,7 +140,7 @@ const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: test\r\n\r\n";
 
 #[test]
 fn http_server_answers_the_request_under_way_then_exits_0() {
-    let server = Server::start("http_server", &["--port", "0"]);
+    let server = ServerProcess::start("http_server", &["--port", "0"]);
     // Two connections, each proven accepted by one full exchange.
     let mut idle = server.connect();
     let mut busy = server.connect();
@@ -168,7 +168,7 @@ fn http_server_answers_the_request_under_way_then_exits_0() {
 
 #[test]
 fn resp_server_answers_the_command_under_way_then_exits_0() {
-    let server = Server::start("resp_server", &["--port", "0"]);
+    let server = ServerProcess::start("resp_server", &["--port", "0"]);
     let mut idle = server.connect();
     let mut busy = server.connect();
     for stream in [&mut idle, &mut busy] {
@@ -191,7 +191,7 @@ fn resp_server_answers_the_command_under_way_then_exits_0() {
 
 #[test]
 fn echo_server_keeps_echoing_until_the_client_closes_then_exits_0() {
-    let server = Server::start("echo_server", &["127.0.0.1:0"]);
+    let server = ServerProcess::start("echo_server", &["127.0.0.1:0"]);
     let mut client = server.connect();
     client.write_all(b"hello").unwrap();
     assert_eq!(read_exact(&mut client, 5), b"hello");
@@ -210,7 +210,7 @@ fn echo_server_keeps_echoing_until_the_client_closes_then_exits_0() {
 
 #[test]
 fn a_second_signal_cuts_the_grace_period_short() {
-    let server = Server::start("echo_server", &["127.0.0.1:0"]);
+    let server = ServerProcess::start("echo_server", &["127.0.0.1:0"]);
     let mut client = server.connect();
     client.write_all(b"x").unwrap();
     assert_eq!(read_exact(&mut client, 1), b"x");
@@ -225,7 +225,7 @@ fn a_second_signal_cuts_the_grace_period_short() {
 
 #[test]
 fn rpc_kv_server_shuts_down_on_sigterm_and_exits_0() {
-    let server = Server::start("rpc_kv", &["server", "127.0.0.1:0"]);
+    let server = ServerProcess::start("rpc_kv", &["server", "127.0.0.1:0"]);
     let addr = server.addr;
     corio::block_on(async move {
         let client = corio::rpc::Client::connect(addr).await.unwrap();

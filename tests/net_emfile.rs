@@ -65,7 +65,7 @@ fn accept_backs_off_when_descriptors_run_out() {
 
 /// What the accept loop has done so far.
 #[derive(Default)]
-struct Server {
+struct AcceptLog {
     accepted: Vec<TcpStream>,
     total: usize,
     errors: Vec<std::io::Error>,
@@ -96,7 +96,7 @@ fn child() {
         println!("{} open descriptors, limit {limit}: room for {room} accepted connections", open.len());
         assert!(room < CLIENTS / 2, "the limit must bite");
 
-        let server = Rc::new(RefCell::new(Server::default()));
+        let server = Rc::new(RefCell::new(AcceptLog::default()));
         let state = server.clone();
         corio::spawn(async move {
             loop {
@@ -147,7 +147,7 @@ fn child() {
 }
 
 /// Waits (at most 10 s) until the server has accepted `target` connections.
-async fn wait_for_total(server: &Rc<RefCell<Server>>, target: usize) {
+async fn wait_for_total(server: &Rc<RefCell<AcceptLog>>, target: usize) {
     let wait = poll_fn(|cx| {
         let mut state = server.borrow_mut();
         assert!(state.total <= target, "accepted {} > {target}", state.total);

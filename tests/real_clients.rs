@@ -19,9 +19,9 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{exchange, h11_parse, python, raw, read_to_close, start, tool, Server};
+use common::{exchange, h11_parse, python, raw, read_to_close, start, tool, ServerProcess};
 
-fn redis_cli(server: &Server, args: &[&str]) -> String {
+fn redis_cli(server: &ServerProcess, args: &[&str]) -> String {
     let out = Command::new("redis-cli")
         .args(["-h", "127.0.0.1", "-p", &server.addr.port().to_string()])
         .args(args)
@@ -31,7 +31,7 @@ fn redis_cli(server: &Server, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim_end_matches('\n').to_string()
 }
 
-fn assert_resp_alive(server: &Server) {
+fn assert_resp_alive(server: &ServerProcess) {
     let mut stream = TcpStream::connect(server.addr).unwrap();
     assert_eq!(exchange(&mut stream, b"*1\r\n$4\r\nPING\r\n", 7), b"+PONG\r\n");
 }
@@ -222,7 +222,7 @@ fn http_pipelined_requests_are_answered_in_order() {
     assert_eq!(statuses(&reply, &["GET", "GET", "GET"]), [200, 404, 200]);
 }
 
-fn assert_http_alive(server: &Server) {
+fn assert_http_alive(server: &ServerProcess) {
     let mut stream = TcpStream::connect(server.addr).unwrap();
     stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
     let reply = read_to_close(&mut stream);

@@ -16,12 +16,12 @@ mod protocol;
 use std::time::Instant;
 
 use proptest::prelude::*;
-use protocol::{Config, Db, Expiry, Flow, Parsed, Parser, RespConnection, Timers};
+use protocol::{Config, Db, Expiry, ExpiryTimers, Flow, Parsed, Parser, RespConnection};
 
 /// Expiry that never fires: the properties here are about parsing.
 struct NoTimers;
 
-impl Timers for NoTimers {
+impl ExpiryTimers for NoTimers {
     type Task = ();
     fn spawn_expiry(_expiry: Expiry<Self>, _deadline: Instant) {}
     fn cancel(_task: ()) {}

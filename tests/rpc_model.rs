@@ -73,7 +73,7 @@ const WATCHDOG: Duration = Duration::from_secs(10 * 24 * 3600);
 // ---- Sessions ----
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+enum ModelRoute {
     Echo,
     Gated,
     Yield,
@@ -81,14 +81,14 @@ enum Route {
     Unknown,
 }
 
-impl Route {
+impl ModelRoute {
     fn method(self) -> &'static str {
         match self {
-            Route::Echo => "echo",
-            Route::Gated => "gated",
-            Route::Yield => "yield",
-            Route::Boom => "boom",
-            Route::Unknown => "nope",
+            ModelRoute::Echo => "echo",
+            ModelRoute::Gated => "gated",
+            ModelRoute::Yield => "yield",
+            ModelRoute::Boom => "boom",
+            ModelRoute::Unknown => "nope",
         }
     }
 }
@@ -112,7 +112,7 @@ impl Deadline {
 
 #[derive(Debug, Clone)]
 enum Action {
-    Call(Route, Deadline),
+    Call(ModelRoute, Deadline),
     /// Cancel one of the requests sent on this connection (chosen by index).
     Cancel(usize),
     /// Open the gate of one of the gated requests sent on this connection.
@@ -138,11 +138,11 @@ struct Session {
 
 fn action() -> impl Strategy<Value = Action> {
     let route = prop_oneof![
-        3 => Just(Route::Echo),
-        4 => Just(Route::Gated),
-        1 => Just(Route::Yield),
-        1 => Just(Route::Boom),
-        1 => Just(Route::Unknown),
+        3 => Just(ModelRoute::Echo),
+        4 => Just(ModelRoute::Gated),
+        1 => Just(ModelRoute::Yield),
+        1 => Just(ModelRoute::Boom),
+        1 => Just(ModelRoute::Unknown),
     ];
     let deadline =
         prop_oneof![3 => Just(Deadline::None), 1 => Just(Deadline::Spent), 2 => Just(Deadline::Long)];
@@ -189,7 +189,7 @@ impl Expect {
 /// A frame the client sent that the server has not handled yet.
 #[derive(Debug, Clone)]
 enum Sent {
-    Request { id: u64, route: Route, deadline: Deadline, payload: Vec<u8> },
+    Request { id: u64, route: ModelRoute, deadline: Deadline, payload: Vec<u8> },
     Cancel(u64),
     Ping(u64),
     WrongWay,
@@ -198,11 +198,11 @@ enum Sent {
 
 /// The server's side of one connection, as PROTOCOL.md describes it.
 #[derive(Debug, Default)]
-struct Connection {
+struct ModelConnection {
     next_id: u64,
     next_ping: u64,
     /// Every request sent, by id: (route, payload).
-    requests: Vec<(u64, Route, Vec<u8>)>,
+    requests: Vec<(u64, ModelRoute, Vec<u8>)>,
     /// Sent but not handled yet ("Backpressure": at the limit the server
     /// reads nothing).
     unread: VecDeque<Sent>,
@@ -237,10 +237,10 @@ struct Model {
     shutdown_at: Option<Duration>,
     grace_over: bool,
     /// Connections so far; the last one is current.
-    connections: Vec<Connection>,
+    connections: Vec<ModelConnection>,
 }
 
-impl Connection {
+impl ModelConnection {
     fn usable(&self) -> bool {
         !self.closed && !self.client_closed
     }
@@ -281,19 +281,19 @@ impl Connection {
                 }
                 let answer = if self.shutting_down {
                     Expect::Error(id, 7)
-                } else if route == Route::Unknown {
+                } else if route == ModelRoute::Unknown {
                     Expect::Error(id, 1)
                 } else if deadline == Deadline::Spent {
                     Expect::Error(id, 2)
                 } else {
                     match route {
-                        Route::Echo => Expect::Response(id, payload),
-                        Route::Yield => {
+                        ModelRoute::Echo => Expect::Response(id, payload),
+                        ModelRoute::Yield => {
                             self.yielding.push((id, payload));
                             return;
                         }
-                        Route::Boom => Expect::Error(id, 4),
-                        Route::Gated => {
+                        ModelRoute::Boom => Expect::Error(id, 4),
+                        ModelRoute::Gated => {
                             self.started.insert(id);
                             if !self.released.contains(&id) {
                                 let expires = (deadline == Deadline::Long).then_some(now + DEADLINE);
@@ -303,7 +303,7 @@ impl Connection {
                             self.finished.insert(id);
                             Expect::Response(id, payload)
                         }
-                        Route::Unknown => unreachable!(),
+                        ModelRoute::Unknown => unreachable!(),
                     }
                 };
                 self.expected.push(answer);
@@ -504,18 +504,18 @@ fn server(world: &World) -> Server {
 }
 
 /// The test's end of one connection.
-struct Client {
+struct Raw {
     stream: TcpStream,
     buffer: ReadBuffer,
     port: u16,
 }
 
-impl Client {
-    async fn connect(addr: SocketAddr, nagle: bool) -> Client {
+impl Raw {
+    async fn connect(addr: SocketAddr, nagle: bool) -> Raw {
         let stream = TcpStream::connect(addr).await.unwrap();
         stream.set_nodelay(!nagle).unwrap();
         let port = stream.local_addr().unwrap().port();
-        Client { stream, buffer: ReadBuffer::new(), port }
+        Raw { stream, buffer: ReadBuffer::new(), port }
     }
 
     async fn send(&mut self, frame: Frame<'_>) {
@@ -550,7 +550,7 @@ struct Runner {
     shutdown: Gate,
     nagle: bool,
     model: Model,
-    client: Option<Client>,
+    client: Option<Raw>,
     /// The client port of each connection so far (keys of `world`).
     ports: Vec<u16>,
     /// Answers received per (port, id), to catch a second one.
@@ -579,10 +579,10 @@ impl Runner {
             if !self.model.listener_open || self.model.connections.last().is_some_and(|c| !c.closed) {
                 return false;
             }
-            let client = Client::connect(self.addr, self.nagle).await;
+            let client = Raw::connect(self.addr, self.nagle).await;
             self.ports.push(client.port);
             self.client = Some(client);
-            self.model.connections.push(Connection { next_id: 1, ..Connection::default() });
+            self.model.connections.push(ModelConnection { next_id: 1, ..ModelConnection::default() });
         }
         let port = self.ports.last().copied().unwrap_or(0);
         let client = self.client.as_mut();
@@ -616,8 +616,12 @@ impl Runner {
             }
             Action::Release(pick) => {
                 let Some(c) = c else { return false };
-                let gated: Vec<u64> =
-                    c.requests.iter().filter(|(_, r, _)| *r == Route::Gated).map(|(id, ..)| *id).collect();
+                let gated: Vec<u64> = c
+                    .requests
+                    .iter()
+                    .filter(|(_, r, _)| *r == ModelRoute::Gated)
+                    .map(|(id, ..)| *id)
+                    .collect();
                 if gated.is_empty() {
                     return false;
                 }
@@ -649,7 +653,7 @@ impl Runner {
                         payload: payload.clone().into(),
                     })
                     .await;
-                c.send(Sent::Request { id, route: Route::Echo, deadline: Deadline::None, payload }, now);
+                c.send(Sent::Request { id, route: ModelRoute::Echo, deadline: Deadline::None, payload }, now);
             }
             Action::IdZero => {
                 let (client, c) = (client.unwrap(), c.unwrap());
@@ -662,7 +666,12 @@ impl Runner {
                     })
                     .await;
                 c.send(
-                    Sent::Request { id: 0, route: Route::Echo, deadline: Deadline::None, payload: vec![] },
+                    Sent::Request {
+                        id: 0,
+                        route: ModelRoute::Echo,
+                        deadline: Deadline::None,
+                        payload: vec![],
+                    },
                     now,
                 );
             }
@@ -746,7 +755,7 @@ impl Runner {
     /// Handlers started exactly for the requests the model ran, finished
     /// exactly for those it answered, and every other one was dropped.
     fn check_handlers(&self) -> Result<(), String> {
-        let keys = |set: fn(&Connection) -> &BTreeSet<u64>| -> BTreeSet<(u16, u64)> {
+        let keys = |set: fn(&ModelConnection) -> &BTreeSet<u64>| -> BTreeSet<(u16, u64)> {
             let all = self.model.connections.iter().zip(&self.ports);
             all.flat_map(|(c, port)| set(c).iter().map(move |id| (*port, *id))).collect()
         };
@@ -798,7 +807,7 @@ async fn run(session: &Session) -> Result<(), String> {
         .model
         .connections
         .last()
-        .map_or(0, |c| c.requests.iter().filter(|(_, route, _)| *route == Route::Gated).count());
+        .map_or(0, |c| c.requests.iter().filter(|(_, route, _)| *route == ModelRoute::Gated).count());
     for pick in 0..gated {
         let action = Action::Release(pick);
         runner.log.push(format!("epilogue {action:?}"));

@@ -24,7 +24,7 @@ use corio::rpc::Server;
 
 /// What the script's `status` route reports for a `hold` key.
 #[derive(Clone, Copy, Debug)]
-enum State {
+enum HoldState {
     Running,
     Finished,
     Dropped,
@@ -34,27 +34,27 @@ enum State {
 /// waiting handler's waker.
 #[derive(Default)]
 struct Holds {
-    state: HashMap<Vec<u8>, State>,
+    state: HashMap<Vec<u8>, HoldState>,
     released: HashMap<Vec<u8>, bool>,
     waiting: HashMap<Vec<u8>, Waker>,
 }
 
-type Shared = Rc<RefCell<Holds>>;
+type SharedHolds = Rc<RefCell<Holds>>;
 
 /// Marks a `hold` dropped unless it finished.
-struct Guard(Shared, Vec<u8>);
+struct Guard(SharedHolds, Vec<u8>);
 
 impl Drop for Guard {
     fn drop(&mut self) {
         let mut holds = self.0.borrow_mut();
-        if let Some(state @ State::Running) = holds.state.get_mut(&self.1) {
-            *state = State::Dropped;
+        if let Some(state @ HoldState::Running) = holds.state.get_mut(&self.1) {
+            *state = HoldState::Dropped;
         }
     }
 }
 
 /// The routes `rpc_client.py` documents.
-fn server(holds: &Shared, shutdown: &Rc<RefCell<(bool, Option<Waker>)>>, grace: Duration) -> Server {
+fn server(holds: &SharedHolds, shutdown: &Rc<RefCell<(bool, Option<Waker>)>>, grace: Duration) -> Server {
     let (h1, h2, h3) = (holds.clone(), holds.clone(), holds.clone());
     let stop = shutdown.clone();
     Server::new()
@@ -66,7 +66,7 @@ fn server(holds: &Shared, shutdown: &Rc<RefCell<(bool, Option<Waker>)>>, grace: 
             let holds = h1.clone();
             async move {
                 let key = request.into_payload();
-                holds.borrow_mut().state.insert(key.clone(), State::Running);
+                holds.borrow_mut().state.insert(key.clone(), HoldState::Running);
                 let guard = Guard(holds.clone(), key.clone());
                 poll_fn(|cx| {
                     let mut holds = holds.borrow_mut();
@@ -77,7 +77,7 @@ fn server(holds: &Shared, shutdown: &Rc<RefCell<(bool, Option<Waker>)>>, grace: 
                     Poll::Pending
                 })
                 .await;
-                holds.borrow_mut().state.insert(key.clone(), State::Finished);
+                holds.borrow_mut().state.insert(key.clone(), HoldState::Finished);
                 drop(guard);
                 Ok(key)
             }
@@ -103,9 +103,9 @@ fn server(holds: &Shared, shutdown: &Rc<RefCell<(bool, Option<Waker>)>>, grace: 
                 let state = holds.borrow().state.get(request.payload()).copied();
                 let name = match state {
                     None => "unknown",
-                    Some(State::Running) => "running",
-                    Some(State::Finished) => "finished",
-                    Some(State::Dropped) => "dropped",
+                    Some(HoldState::Running) => "running",
+                    Some(HoldState::Finished) => "finished",
+                    Some(HoldState::Dropped) => "dropped",
                 };
                 Ok(name.as_bytes().to_vec())
             }
@@ -170,7 +170,7 @@ fn start(grace: Duration) -> (SocketAddr, std::thread::JoinHandle<std::io::Resul
         corio::block_on(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            let holds = Shared::default();
+            let holds = SharedHolds::default();
             let shutdown = Rc::new(RefCell::new((false, None::<Waker>)));
             let signal = shutdown.clone();
             let stop = poll_fn(move |cx| {

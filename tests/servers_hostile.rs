@@ -13,12 +13,12 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{
-    exchange, http_responses, raw, read_to_close, resp_command, rss_kib, start, HttpResponse, Server,
+    exchange, http_responses, raw, read_to_close, resp_command, rss_kib, start, HttpResponse, ServerProcess,
 };
 
 // ---- resp_server ---------------------------------------------------------
 
-fn resp(server: &Server, stream: &mut TcpStream, args: &[&[u8]], expected: &[u8]) {
+fn resp(server: &ServerProcess, stream: &mut TcpStream, args: &[&[u8]], expected: &[u8]) {
     let reply = exchange(stream, &resp_command(args), expected.len());
     assert_eq!(
         String::from_utf8_lossy(&reply),
@@ -134,7 +134,7 @@ fn resp_command_over_the_query_limit_closes_the_connection() {
 
 /// Sends `request` on a new connection, reads until the server closes it,
 /// and parses the responses (with h11 when installed).
-fn http(server: &Server, request: &[u8], methods: &[&str]) -> Vec<HttpResponse> {
+fn http(server: &ServerProcess, request: &[u8], methods: &[&str]) -> Vec<HttpResponse> {
     let responses = http_responses(&raw(server, request), methods);
     assert_eq!(responses.len(), methods.len(), "responses to {:?}", String::from_utf8_lossy(request));
     for r in &responses {
@@ -167,7 +167,7 @@ fn assert_date(r: &HttpResponse) {
     assert!(ok, "Date is not an IMF-fixdate: {date:?}");
 }
 
-fn assert_alive(server: &Server) {
+fn assert_alive(server: &ServerProcess) {
     let r = http(server, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &["GET"]);
     assert_eq!((r[0].status, &r[0].body[..]), (200, &b"Hello, world!\n"[..]));
 }

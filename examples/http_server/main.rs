@@ -60,7 +60,7 @@ use corio::time::{timeout_at, Instant};
 use corio::{race, Either};
 
 use protocol::{response, Config, HttpConnection, Next};
-use shutdown::Shutdown;
+use shutdown::ShutdownSignal;
 
 /// How long open connections may finish their requests once a stop signal arrived.
 const GRACE: Duration = Duration::from_secs(10);
@@ -81,7 +81,7 @@ fn main() {
     });
 }
 
-async fn serve(mut stream: TcpStream, config: Config, mut shutdown: Shutdown) {
+async fn serve(mut stream: TcpStream, config: Config, mut shutdown: ShutdownSignal) {
     let _ = stream.set_nodelay(true);
     let mut conn = HttpConnection::new(&config);
     let mut chunk = vec![0u8; 16 * 1024];

@@ -7,7 +7,7 @@
 //! here gets Redis' own answer for an unknown command, so a client cannot
 //! tell "not implemented" from "does not exist".
 
-use super::store::{unix_ms, Db, Timers, DATABASES};
+use super::store::{unix_ms, Db, ExpiryTimers, DATABASES};
 use super::{string2ll, Args, Reply, Session};
 
 /// A command's description, as `COMMAND INFO` reports it. The values are
@@ -329,7 +329,7 @@ const SYNTAX_ERROR: &str = "ERR syntax error";
 
 /// Executes one command, appending its reply. Returns whether the
 /// connection should close once the reply is written (QUIT).
-pub fn execute<T: Timers>(db: &Db<T>, session: &mut Session, args: &Args, out: &mut Reply) -> bool {
+pub fn execute<T: ExpiryTimers>(db: &Db<T>, session: &mut Session, args: &Args, out: &mut Reply) -> bool {
     let argc = args.len();
     let Some(cmd) = lookup(args.get(0)) else {
         unknown_command(args, out);
@@ -465,7 +465,7 @@ fn unknown_command(args: &Args, out: &mut Reply) {
 /// parsed as Redis' `parseExtendedStringArgumentsOrReply` parses it: an
 /// option that conflicts with one already seen is a syntax error, a repeated
 /// one is not.
-fn set<T: Timers>(db: &Db<T>, index: usize, args: &Args, out: &mut Reply) {
+fn set<T: ExpiryTimers>(db: &Db<T>, index: usize, args: &Args, out: &mut Reply) {
     #[derive(Clone, Copy, PartialEq)]
     enum Unit {
         Ex,
@@ -552,7 +552,7 @@ fn set<T: Timers>(db: &Db<T>, index: usize, args: &Args, out: &mut Reply) {
 
 /// `incrDecrCommand`: the stored value must be what `string2ll` accepts
 /// (no `+`, no leading zeros), and the sum must fit in an i64.
-fn incr_by<T: Timers>(db: &Db<T>, index: usize, key: &[u8], by: i64, out: &mut Reply) {
+fn incr_by<T: ExpiryTimers>(db: &Db<T>, index: usize, key: &[u8], by: i64, out: &mut Reply) {
     let result = db.with_live(index, key, |entry| {
         let current = match &entry {
             None => 0,
@@ -583,7 +583,7 @@ fn incr_by<T: Timers>(db: &Db<T>, index: usize, key: &[u8], by: i64, out: &mut R
 /// `EXPIRE key seconds [NX | XX | GT | LT]` and `PEXPIRE`, as
 /// `expireGenericCommand` does them: options first, then the number, then
 /// the key.
-fn expire<T: Timers>(db: &Db<T>, index: usize, args: &Args, seconds: bool, out: &mut Reply) {
+fn expire<T: ExpiryTimers>(db: &Db<T>, index: usize, args: &Args, seconds: bool, out: &mut Reply) {
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for option in args.from(3) {
         let flag = match option.to_ascii_uppercase().as_slice() {

@@ -7,7 +7,7 @@
 //! turns the bytes a client sent into the bytes to send back. The command
 //! table is in `commands.rs`, the key space in `store.rs`. What each runtime
 //! supplies: sockets, the loop that moves bytes between a socket and a
-//! [`RespConnection`], and one expiry timer per key ([`Timers`]).
+//! [`RespConnection`], and one expiry timer per key ([`ExpiryTimers`]).
 //!
 //! The parser follows redis-server 7 (`processMultibulkBuffer` and
 //! `processInlineBuffer` in its networking.c) down to its error texts, so a
@@ -24,7 +24,7 @@ mod store;
 use std::net::SocketAddr;
 use std::ops::Range;
 
-pub use store::{Db, Expiry, Timers};
+pub use store::{Db, Expiry, ExpiryTimers};
 
 /// Longest inline command, or length line, before the request is refused
 /// (Redis' `PROTO_INLINE_MAX_SIZE`).
@@ -124,7 +124,7 @@ pub struct RespConnection {
 }
 
 impl RespConnection {
-    pub fn new<T: Timers>(db: &Db<T>, config: &Config) -> RespConnection {
+    pub fn new<T: ExpiryTimers>(db: &Db<T>, config: &Config) -> RespConnection {
         RespConnection {
             input: Vec::with_capacity(16 * 1024),
             output: Vec::with_capacity(16 * 1024),
@@ -142,7 +142,7 @@ impl RespConnection {
     /// Executes complete commands at the front of the input, appending their
     /// replies to the output, until the input holds no complete command or
     /// the output reaches [`OUTPUT_LIMIT`].
-    pub fn answer<T: Timers>(&mut self, db: &Db<T>) -> Flow {
+    pub fn answer<T: ExpiryTimers>(&mut self, db: &Db<T>) -> Flow {
         let mut start = 0;
         let flow = loop {
             if self.output.len() >= OUTPUT_LIMIT {
@@ -217,7 +217,7 @@ pub enum Parsed {
 
 /// Where the parser is within the command at the front of the buffer.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum State {
+enum ParseState {
     /// Nothing of the command has been read.
     Start,
     /// `*N` was read; `left` arguments remain, the next one's `$` line at `pos`.
@@ -232,7 +232,7 @@ enum State {
 /// longer by what was read since.
 pub struct Parser {
     max_bulk: usize,
-    state: State,
+    state: ParseState,
     /// Offset of the next line or bulk to read.
     pos: usize,
     /// How far the search for the end of the line at `pos` has looked.
@@ -259,7 +259,7 @@ impl Parser {
     pub fn new(max_bulk: usize) -> Parser {
         Parser {
             max_bulk,
-            state: State::Start,
+            state: ParseState::Start,
             pos: 0,
             scanned: 0,
             stuck: false,
@@ -283,7 +283,7 @@ impl Parser {
         // The loop works on copies of the position and state (registers,
         // not memory); they are stored back only when it stops partway.
         let (mut pos, mut state) = (self.pos, self.state);
-        if state == State::Start {
+        if state == ParseState::Start {
             match buf.first() {
                 None => return Parsed::Partial,
                 Some(b'*') => {}
@@ -303,12 +303,12 @@ impl Parser {
             self.spans.clear();
             self.is_inline = false;
             pos = end + 2;
-            state = State::Args { left: count };
+            state = ParseState::Args { left: count };
         }
         loop {
             match state {
-                State::Start => unreachable!("handled above"),
-                State::Args { left } => {
+                ParseState::Start => unreachable!("handled above"),
+                ParseState::Args { left } => {
                     let Some(end) = self.find_line_end(buf, pos) else {
                         (self.pos, self.state) = (pos, state);
                         return self.too_long(buf, pos, "too big bulk count string");
@@ -323,9 +323,9 @@ impl Parser {
                         _ => return Parsed::Error("invalid bulk length".into()),
                     };
                     pos = end + 2;
-                    state = State::Bulk { left, len };
+                    state = ParseState::Bulk { left, len };
                 }
-                State::Bulk { left, len } => {
+                ParseState::Bulk { left, len } => {
                     // Redis skips the two bytes after the data without
                     // looking at them; so do we.
                     if buf.len() - pos < len + 2 {
@@ -338,7 +338,7 @@ impl Parser {
                         self.reset();
                         return Parsed::Command(pos);
                     }
-                    state = State::Args { left: left - 1 };
+                    state = ParseState::Args { left: left - 1 };
                 }
             }
         }
@@ -351,7 +351,7 @@ impl Parser {
     }
 
     fn reset(&mut self) {
-        self.state = State::Start;
+        self.state = ParseState::Start;
         self.pos = 0;
         self.scanned = 0;
         self.stuck = false;

@@ -4,7 +4,7 @@
 //!
 //! Expiry times are Unix milliseconds, as Redis keeps them, so `TTL`, `EXAT`
 //! and `PXAT` behave the same way. A key is removed by a timer task when its
-//! time comes (the runtime supplies the tasks through [`Timers`]), and every
+//! time comes (the runtime supplies the tasks through [`ExpiryTimers`]), and every
 //! read also checks the time (lazy expiry, a second line of defence).
 
 use std::cell::RefCell;
@@ -21,7 +21,7 @@ pub fn unix_ms() -> i64 {
 }
 
 /// How a runtime runs key expiry: one timer task per key with a TTL.
-pub trait Timers: Sized + 'static {
+pub trait ExpiryTimers: Sized + 'static {
     /// A running expiry task.
     type Task;
     /// Starts a task that sleeps until `deadline`, then calls
@@ -32,13 +32,13 @@ pub trait Timers: Sized + 'static {
 }
 
 /// What an expiry task removes when its deadline comes.
-pub struct Expiry<T: Timers> {
+pub struct Expiry<T: ExpiryTimers> {
     db: Db<T>,
     index: usize,
     key: Vec<u8>,
 }
 
-impl<T: Timers> Expiry<T> {
+impl<T: ExpiryTimers> Expiry<T> {
     /// Removes the key (called by the expiry task at its deadline).
     pub fn fire(self) {
         let removed = self.db.0.borrow_mut().maps[self.index].remove(&self.key);
@@ -50,14 +50,14 @@ impl<T: Timers> Expiry<T> {
 }
 
 /// One stored value, and the timer task that will expire it.
-pub struct Entry<T: Timers> {
+pub struct StoredValue<T: ExpiryTimers> {
     pub value: Vec<u8>,
     /// Unix milliseconds, or `None` for a key that never expires.
     pub expires_at: Option<i64>,
     expiry_task: Option<T::Task>,
 }
 
-impl<T: Timers> Drop for Entry<T> {
+impl<T: ExpiryTimers> Drop for StoredValue<T> {
     fn drop(&mut self) {
         if let Some(task) = self.expiry_task.take() {
             T::cancel(task);
@@ -65,29 +65,29 @@ impl<T: Timers> Drop for Entry<T> {
     }
 }
 
-struct Store<T: Timers> {
-    maps: Vec<HashMap<Vec<u8>, Entry<T>>>,
+struct Store<T: ExpiryTimers> {
+    maps: Vec<HashMap<Vec<u8>, StoredValue<T>>>,
     /// The id `CLIENT ID` and `HELLO` report for the next connection.
     next_client_id: u64,
 }
 
 /// The key space, shared by every connection on the thread.
-pub struct Db<T: Timers>(Rc<RefCell<Store<T>>>);
+pub struct Db<T: ExpiryTimers>(Rc<RefCell<Store<T>>>);
 
-impl<T: Timers> Clone for Db<T> {
+impl<T: ExpiryTimers> Clone for Db<T> {
     fn clone(&self) -> Self {
         Db(self.0.clone())
     }
 }
 
-impl<T: Timers> Default for Db<T> {
+impl<T: ExpiryTimers> Default for Db<T> {
     fn default() -> Self {
         let maps = (0..DATABASES).map(|_| HashMap::new()).collect();
         Db(Rc::new(RefCell::new(Store { maps, next_client_id: 1 })))
     }
 }
 
-impl<T: Timers> Db<T> {
+impl<T: ExpiryTimers> Db<T> {
     /// A new connection's id (Redis numbers its clients from 1).
     pub fn next_client_id(&self) -> u64 {
         let mut store = self.0.borrow_mut();
@@ -97,7 +97,12 @@ impl<T: Timers> Db<T> {
 
     /// Runs `f` on the live entry for `key` in database `index` (an entry
     /// whose time has passed is removed first, and `f` sees `None`).
-    pub fn with_live<R>(&self, index: usize, key: &[u8], f: impl FnOnce(Option<&mut Entry<T>>) -> R) -> R {
+    pub fn with_live<R>(
+        &self,
+        index: usize,
+        key: &[u8],
+        f: impl FnOnce(Option<&mut StoredValue<T>>) -> R,
+    ) -> R {
         let mut store = self.0.borrow_mut();
         let map = &mut store.maps[index];
         let expired = map.get(key).and_then(|e| e.expires_at).is_some_and(|at| at <= unix_ms());
@@ -132,7 +137,7 @@ impl<T: Timers> Db<T> {
                 }
             }
             None => {
-                let entry = Entry { value: value.to_vec(), expires_at: None, expiry_task: None };
+                let entry = StoredValue { value: value.to_vec(), expires_at: None, expiry_task: None };
                 map.insert(key.to_vec(), entry);
             }
         }

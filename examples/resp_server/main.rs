@@ -52,8 +52,8 @@ use corio::net::{TcpListener, TcpStream};
 use corio::time::{sleep_until, Instant};
 use corio::{race, Either, JoinHandle};
 
-use protocol::{Db, Expiry, Flow, RespConnection, Timers};
-use shutdown::Shutdown;
+use protocol::{Db, Expiry, ExpiryTimers, Flow, RespConnection};
+use shutdown::ShutdownSignal;
 
 /// How long open connections may finish their commands once a stop signal arrived.
 const GRACE: Duration = Duration::from_secs(10);
@@ -61,7 +61,7 @@ const GRACE: Duration = Duration::from_secs(10);
 /// Key expiry on corio: a task per key that sleeps until the deadline.
 struct CorioTimers;
 
-impl Timers for CorioTimers {
+impl ExpiryTimers for CorioTimers {
     type Task = JoinHandle<()>;
 
     fn spawn_expiry(expiry: Expiry<Self>, deadline: std::time::Instant) -> JoinHandle<()> {
@@ -96,7 +96,12 @@ fn main() {
 /// client that never reads holds at most about one reply's worth of memory.
 /// Once the server is stopping, a connection with no command half-received
 /// closes (after answering everything it read).
-async fn serve(mut stream: TcpStream, mut conn: RespConnection, db: Db<CorioTimers>, mut shutdown: Shutdown) {
+async fn serve(
+    mut stream: TcpStream,
+    mut conn: RespConnection,
+    db: Db<CorioTimers>,
+    mut shutdown: ShutdownSignal,
+) {
     let _ = stream.set_nodelay(true);
     let mut chunk = vec![0u8; 16 * 1024];
     loop {

@@ -27,12 +27,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
-use protocol::{Db, Expiry, Flow, RespConnection, Timers};
+use protocol::{Db, Expiry, ExpiryTimers, Flow, RespConnection};
 
 /// Key expiry on tokio: a local task per key that sleeps until the deadline.
 struct TokioTimers;
 
-impl Timers for TokioTimers {
+impl ExpiryTimers for TokioTimers {
     type Task = JoinHandle<()>;
 
     fn spawn_expiry(expiry: Expiry<Self>, deadline: std::time::Instant) -> JoinHandle<()> {

@@ -3,7 +3,7 @@
 //! every open connection, and wait for them to finish what they have begun.
 //!
 //! The connections and the accept loop share a `watch` channel of one
-//! `bool`, "stop". Each connection task owns a [`Shutdown`] (a receiver):
+//! `bool`, "stop". Each connection task owns a [`ShutdownSignal`] (a receiver):
 //! it checks it between requests and can await it while idle. The accept
 //! loop keeps the sender; `Sender::closed()` completes when the last
 //! receiver is dropped, that is when the last connection task has ended. So
@@ -31,9 +31,9 @@ pub fn signals() -> io::Result<Signals> {
 
 /// A connection's view of the stop flag.
 #[derive(Clone)]
-pub struct Shutdown(watch::Receiver<bool>);
+pub struct ShutdownSignal(watch::Receiver<bool>);
 
-impl Shutdown {
+impl ShutdownSignal {
     /// Whether the server is stopping: finish the request under way, then close.
     pub fn is_requested(&self) -> bool {
         *self.0.borrow()
@@ -57,13 +57,13 @@ pub async fn serve(
     listener: TcpListener,
     mut signals: Signals,
     grace: Duration,
-    mut start: impl FnMut(TcpStream, Shutdown),
+    mut start: impl FnMut(TcpStream, ShutdownSignal),
 ) -> io::Result<()> {
     let (stop, connections) = watch::channel(false);
     let signal = loop {
         match race(signals.recv(), listener.accept()).await {
             Either::Left(signal) => break signal?,
-            Either::Right(Ok((stream, _peer))) => start(stream, Shutdown(connections.clone())),
+            Either::Right(Ok((stream, _peer))) => start(stream, ShutdownSignal(connections.clone())),
             Either::Right(Err(error)) => eprintln!("{name}: accept failed: {error}"),
         }
     };

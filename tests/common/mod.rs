@@ -17,19 +17,19 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A running child process (an example server or redis-server), killed on drop.
-pub struct Server {
+pub struct ServerProcess {
     pub child: Child,
     pub addr: SocketAddr,
 }
 
-impl Server {
+impl ServerProcess {
     /// The server's process id, for /proc.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 }
 
-impl Drop for Server {
+impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -52,14 +52,14 @@ pub fn example(name: &str) -> PathBuf {
 
 /// Starts example `name` on port 0 with `args`; returns once it has printed
 /// the address it listens on.
-pub fn start(name: &str, args: &[&str]) -> Server {
+pub fn start(name: &str, args: &[&str]) -> ServerProcess {
     let mut child =
         Command::new(example(name)).args(["--port", "0"]).args(args).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     // "... listening on 127.0.0.1:PORT" or "... on http://127.0.0.1:PORT"
     let addr = line.trim().rsplit(' ').next().unwrap().trim_start_matches("http://").parse().unwrap();
-    Server { child, addr }
+    ServerProcess { child, addr }
 }
 
 /// Under CI a missing program is a failure; elsewhere a notice and a skip.
@@ -110,7 +110,7 @@ pub fn free_port() -> u16 {
 
 /// Starts redis-server with persistence off on a free port, or `None` (with
 /// a message) if it is not installed.
-pub fn redis_server() -> Option<Server> {
+pub fn redis_server() -> Option<ServerProcess> {
     tool("redis-server", "redis-server")?;
     let port = free_port();
     let child = Command::new("redis-server")
@@ -119,7 +119,7 @@ pub fn redis_server() -> Option<Server> {
         .spawn()
         .unwrap();
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let server = Server { child, addr };
+    let server = ServerProcess { child, addr };
     // Ready once it answers PING (bounded: 10 s).
     for _ in 0..200 {
         if let Ok(mut stream) = TcpStream::connect(addr) {
@@ -141,7 +141,7 @@ pub fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
 }
 
 /// Sends `bytes` on a new connection and reads until the server closes it.
-pub fn raw(server: &Server, bytes: &[u8]) -> Vec<u8> {
+pub fn raw(server: &ServerProcess, bytes: &[u8]) -> Vec<u8> {
     let mut stream = TcpStream::connect(server.addr).unwrap();
     stream.write_all(bytes).unwrap();
     read_to_close(&mut stream)

@@ -429,16 +429,9 @@ impl Error for TryAcquireError {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-
-    struct Noop;
-    impl std::task::Wake for Noop {
-        fn wake(self: Arc<Self>) {}
-    }
 
     fn poll<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
-        let waker = Waker::from(Arc::new(Noop));
-        Pin::new(future).poll(&mut Context::from_waker(&waker))
+        Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
     }
 
     #[test]

@@ -140,13 +140,8 @@ impl<S> WaitList<S> {
 mod tests {
     use super::*;
 
-    struct Noop;
-    impl std::task::Wake for Noop {
-        fn wake(self: std::sync::Arc<Self>) {}
-    }
-
     fn waker() -> Waker {
-        Waker::from(std::sync::Arc::new(Noop))
+        Waker::noop().clone()
     }
 
     #[test]
