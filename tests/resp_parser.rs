@@ -22,7 +22,7 @@ use protocol::{Config, Db, Expiry, ExpiryTimers, Flow, Parsed, Parser, RespConne
 struct NoTimers;
 
 impl ExpiryTimers for NoTimers {
-    type Task = ();
+    type ExpiryTask = ();
     fn spawn_expiry(_expiry: Expiry<Self>, _deadline: Instant) {}
     fn cancel(_task: ()) {}
 }

@@ -23,12 +23,12 @@ pub fn unix_ms() -> i64 {
 /// How a runtime runs key expiry: one timer task per key with a TTL.
 pub trait ExpiryTimers: Sized + 'static {
     /// A running expiry task.
-    type Task;
+    type ExpiryTask;
     /// Starts a task that sleeps until `deadline`, then calls
     /// [`Expiry::fire`].
-    fn spawn_expiry(expiry: Expiry<Self>, deadline: Instant) -> Self::Task;
+    fn spawn_expiry(expiry: Expiry<Self>, deadline: Instant) -> Self::ExpiryTask;
     /// Stops a task that has not fired (the key was overwritten or deleted).
-    fn cancel(task: Self::Task);
+    fn cancel(task: Self::ExpiryTask);
 }
 
 /// What an expiry task removes when its deadline comes.
@@ -54,7 +54,7 @@ pub struct StoredValue<T: ExpiryTimers> {
     pub value: Vec<u8>,
     /// Unix milliseconds, or `None` for a key that never expires.
     pub expires_at: Option<i64>,
-    expiry_task: Option<T::Task>,
+    expiry_task: Option<T::ExpiryTask>,
 }
 
 impl<T: ExpiryTimers> Drop for StoredValue<T> {

@@ -62,7 +62,7 @@ const GRACE: Duration = Duration::from_secs(10);
 struct CorioTimers;
 
 impl ExpiryTimers for CorioTimers {
-    type Task = JoinHandle<()>;
+    type ExpiryTask = JoinHandle<()>;
 
     fn spawn_expiry(expiry: Expiry<Self>, deadline: std::time::Instant) -> JoinHandle<()> {
         corio::spawn(async move {

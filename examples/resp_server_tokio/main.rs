@@ -33,7 +33,7 @@ use protocol::{Db, Expiry, ExpiryTimers, Flow, RespConnection};
 struct TokioTimers;
 
 impl ExpiryTimers for TokioTimers {
-    type Task = JoinHandle<()>;
+    type ExpiryTask = JoinHandle<()>;
 
     fn spawn_expiry(expiry: Expiry<Self>, deadline: std::time::Instant) -> JoinHandle<()> {
         tokio::task::spawn_local(async move {
