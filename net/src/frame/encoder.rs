@@ -13,6 +13,7 @@ impl Frame<'_> {
     /// [`FrameError::MethodTooLong`] for a method over 65535 bytes and
     /// [`FrameError::TooLarge`] for a frame whose length does not fit the
     /// `u32` prefix; `out` is left as it was.
+    #[inline]
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), FrameError> {
         match self {
             Frame::Request { id, method, deadline, payload } => {
@@ -35,6 +36,7 @@ impl Frame<'_> {
 /// # Errors
 ///
 /// As [`Frame::encode`].
+#[inline]
 pub fn encode_request(
     out: &mut Vec<u8>,
     id: u64,
@@ -46,6 +48,7 @@ pub fn encode_request(
 }
 
 /// Appends one frame: length, header, then the payload pieces in order.
+#[inline]
 fn encode_parts(
     out: &mut Vec<u8>,
     kind: Kind,

@@ -41,6 +41,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// Parses the bytes after the length prefix, in wire order.
+#[inline]
 pub(super) fn parse_body(body: &[u8]) -> Result<Frame<'_>, FrameError> {
     let mut cursor = Cursor { body, at: 0 };
     let (kind, id, method_len) = match body.first_chunk::<12>() {

@@ -56,12 +56,11 @@ impl Outbox {
     /// that pings a client which has closed its side).
     pub(crate) fn push<R>(&self, encode: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         let mut state = self.state.borrow_mut();
-        let queued = state.buffer.len();
-        let result = encode(&mut state.buffer);
         if state.finished {
-            state.buffer.truncate(queued);
-            return result;
+            drop(state);
+            return encode(&mut Vec::new());
         }
+        let result = encode(&mut state.buffer);
         state.pushes += 1;
         let writer = state.writer.take();
         drop(state);

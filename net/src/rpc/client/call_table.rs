@@ -37,6 +37,7 @@ struct CallEntry {
 
 impl CallTable {
     /// A new waiting slot; returns its request id.
+    #[inline]
     pub(super) fn insert(&mut self) -> u64 {
         let index = self.free.pop().unwrap_or_else(|| {
             self.entries.push(CallEntry::default());
@@ -50,16 +51,19 @@ impl CallTable {
     }
 
     /// The entry an id names, if the id is current.
+    #[inline]
     fn entry(&mut self, id: u64) -> Option<&mut CallEntry> {
         let index = (id & 0xffff_ffff).checked_sub(1)? as usize;
         let entry = self.entries.get_mut(index)?;
         (u64::from(entry.uses) == id >> 32).then_some(entry)
     }
 
+    #[inline]
     pub(super) fn get_mut(&mut self, id: u64) -> Option<&mut CallSlot> {
         self.entry(id)?.slot.as_mut()
     }
 
+    #[inline]
     pub(super) fn remove(&mut self, id: u64) -> Option<CallSlot> {
         let slot = self.entry(id)?.slot.take()?;
         self.free.push((id & 0xffff_ffff) as u32 - 1);

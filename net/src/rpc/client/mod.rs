@@ -153,6 +153,7 @@ impl Client {
     }
 
     /// Queues the request and returns the future of its answer.
+    #[inline]
     fn start<'a>(
         &self,
         method: &'a str,

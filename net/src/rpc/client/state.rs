@@ -40,6 +40,7 @@ impl ClientState {
     /// (codes 5 and 6, or any error with id 0 but the shutdown notice), or
     /// it sent a frame only a client may send. The caller fails every call
     /// still waiting with it.
+    #[inline]
     pub(super) fn deliver(&self, frame: Frame<'_>, wakers: &mut Vec<Waker>) -> Result<(), RpcError> {
         let (id, answer) = match frame {
             Frame::Response { id, payload } => (id, Ok(payload.into_owned())),
@@ -76,6 +77,7 @@ impl ClientState {
 
     /// Stores the answer of call `id`, if a call still waits for it (an
     /// answer for a cancelled call is dropped).
+    #[inline]
     fn settle(&self, id: u64, answer: Result<Vec<u8>, RpcError>, wakers: &mut Vec<Waker>) {
         let mut calls = self.calls.borrow_mut();
         if let Some(slot) = calls.slots.get_mut(id) {
@@ -95,6 +97,7 @@ impl ClientState {
 
     /// After the shutdown notice, closes our sending side once no call
     /// waits: nothing is left to send (no request, no cancel).
+    #[inline]
     pub(super) fn close_if_drained(&self, calls: &Calls) {
         if calls.shutting_down && !calls.slots.iter().any(|slot| matches!(slot, CallSlot::Waiting(_))) {
             self.outbox.close();

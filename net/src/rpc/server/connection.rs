@@ -79,6 +79,7 @@ impl ServerConnection {
     }
 
     /// Handles one frame from the client, in arrival order.
+    #[inline]
     pub(super) fn handle(
         self: &Rc<Self>,
         routes: &Routes,
@@ -114,6 +115,7 @@ impl ServerConnection {
 
     /// A request, checked in the order `docs/PROTOCOL.md` gives: the
     /// connection errors first, then the refusals, then the handler.
+    #[inline]
     fn start_request(
         self: &Rc<Self>,
         routes: &Routes,
@@ -177,6 +179,7 @@ impl ServerConnection {
     }
 
     /// Encodes a handler's outcome into the outbox.
+    #[inline]
     fn answer(&self, id: u64, method: &str, outcome: Outcome) {
         let answer = outcome.unwrap_or_else(|panic| {
             (self.log)(&format!(
