@@ -176,7 +176,7 @@ struct Worker {
     served: Cell<usize>,
 }
 
-struct State {
+struct Coordinator {
     workers: Vec<Worker>,
     retries: Cell<usize>,
     in_flight: Rc<Cell<usize>>,
@@ -193,7 +193,7 @@ async fn coordinate(scenario: Scenario, names: Vec<String>, in_flight: Rc<Cell<u
             served: Cell::new(0),
         })
         .collect();
-    let state = Rc::new(State { workers, retries: Cell::new(0), in_flight, bug: scenario.bug });
+    let state = Rc::new(Coordinator { workers, retries: Cell::new(0), in_flight, bug: scenario.bug });
     let window = Rc::new(Semaphore::new(scenario.window.max(1)));
     let mut tasks = Vec::with_capacity(scenario.items);
     for item in 0..scenario.items {
@@ -221,7 +221,7 @@ async fn coordinate(scenario: Scenario, names: Vec<String>, in_flight: Rc<Cell<u
     }
 }
 
-impl State {
+impl Coordinator {
     /// Computes `item`: its worker first, then the others in turn, until
     /// one answers. `None` only with the bug.
     async fn compute(&self, item: usize) -> Option<u128> {

@@ -131,7 +131,7 @@ impl fmt::Display for Failure {
 }
 
 /// One run of one seed.
-struct Outcome {
+struct SeedRun {
     result: Result<(), String>,
     digest: Digest,
     faults: Vec<Applied>,
@@ -295,7 +295,7 @@ impl Harness {
         report
     }
 
-    fn run_seed(&self, seed: u64, skip: &[u64], test: &mut impl FnMut(&mut World) -> TestResult) -> Outcome {
+    fn run_seed(&self, seed: u64, skip: &[u64], test: &mut impl FnMut(&mut World) -> TestResult) -> SeedRun {
         let mut config = (self.config)(seed);
         config.seed = seed;
         config.skip = skip.to_vec();
@@ -305,7 +305,7 @@ impl Harness {
             Ok(Err(error)) => Err(error.to_string()),
             Err(panic) => Err(format!("the test panicked: {}", panic_message(&*panic))),
         };
-        let outcome = Outcome { result, digest: world.digest(), faults: world.faults().to_vec() };
+        let outcome = SeedRun { result, digest: world.digest(), faults: world.faults().to_vec() };
         drop(world);
         outcome
     }
@@ -316,7 +316,7 @@ impl Harness {
     fn shrink_faults(
         &self,
         seed: u64,
-        outcome: &Outcome,
+        outcome: &SeedRun,
         test: &mut impl FnMut(&mut World) -> TestResult,
     ) -> (Vec<u64>, Vec<Applied>) {
         let mut skip = self.skip.clone();
@@ -343,7 +343,7 @@ impl Harness {
     fn failure(
         &self,
         seed: u64,
-        outcome: &Outcome,
+        outcome: &SeedRun,
         nondeterministic: Option<Digest>,
         skip: Vec<u64>,
         shrunk: Vec<Applied>,

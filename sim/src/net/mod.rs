@@ -5,7 +5,7 @@
 //! (`bind`, `accept`, `connect`, `AsyncRead`/`AsyncWrite`, `split` and
 //! `into_split`, the same error kinds), so code written against those
 //! traits runs here unchanged. Underneath there is no socket: a
-//! connection is two `End`s in the world's `Net`, and everything that
+//! connection is two `Endpoint`s in the world's `Net`, and everything that
 //! crosses between nodes is a *segment* (connect, data, end of stream,
 //! reset) with a delivery time, in one queue the world pops in time order.
 //!
@@ -92,7 +92,7 @@ impl Default for NetConfig {
 
 /// What a segment carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+enum SegmentKind {
     /// Connection request, to the listening side.
     Syn,
     /// The listener took it, back to the connecting side.
@@ -107,15 +107,15 @@ enum Kind {
     Rst,
 }
 
-impl Kind {
+impl SegmentKind {
     fn code(self) -> u64 {
         match self {
-            Kind::Syn => 1,
-            Kind::SynAck => 2,
-            Kind::Refused => 3,
-            Kind::Data(n) => 4 | (n as u64) << 8,
-            Kind::Fin => 5,
-            Kind::Rst => 6,
+            SegmentKind::Syn => 1,
+            SegmentKind::SynAck => 2,
+            SegmentKind::Refused => 3,
+            SegmentKind::Data(n) => 4 | (n as u64) << 8,
+            SegmentKind::Fin => 5,
+            SegmentKind::Rst => 6,
         }
     }
 }
@@ -129,7 +129,7 @@ struct Segment {
     seq: u64,
     conn: ConnId,
     to: usize,
-    kind: Kind,
+    kind: SegmentKind,
 }
 
 impl PartialEq for Segment {
@@ -162,7 +162,7 @@ enum Handshake {
 
 /// One side of a connection.
 #[derive(Debug)]
-struct End {
+struct Endpoint {
     node: NodeId,
     addr: SocketAddr,
     handshake: Handshake,
@@ -190,9 +190,9 @@ struct End {
     last_at: Instant,
 }
 
-impl End {
-    fn new(node: NodeId, addr: SocketAddr, now: Instant) -> End {
-        End {
+impl Endpoint {
+    fn new(node: NodeId, addr: SocketAddr, now: Instant) -> Endpoint {
+        Endpoint {
             node,
             addr,
             handshake: Handshake::Connecting,
@@ -221,7 +221,7 @@ impl End {
 /// A connection: `ends[0]` connected, `ends[1]` was accepted.
 #[derive(Debug)]
 struct Conn {
-    ends: [End; 2],
+    ends: [Endpoint; 2],
     /// `TcpStream`s (and so halves) alive for this connection, one per end
     /// at most. It is freed once both ends are closed and none is left: a
     /// stream whose end died in a crash still reads and writes errors.
@@ -289,13 +289,13 @@ impl Net {
         self.in_flight.peek().map(|Reverse(segment)| segment.at)
     }
 
-    fn end(&mut self, conn: ConnId, side: usize) -> &mut End {
+    fn end(&mut self, conn: ConnId, side: usize) -> &mut Endpoint {
         &mut self.conns[conn].as_mut().expect("a live stream's connection exists").ends[side]
     }
 
     /// Queues a segment from `ends[1 - to]` to `ends[to]`, in order behind
     /// the previous one from the same end.
-    fn send(&mut self, now: Instant, conn: ConnId, to: usize, kind: Kind, log: &mut Log) {
+    fn send(&mut self, now: Instant, conn: ConnId, to: usize, kind: SegmentKind, log: &mut Log) {
         let Some(c) = self.conns[conn].as_ref() else { return };
         let (from_node, to_node) = (c.ends[1 - to].node, c.ends[to].node);
         let link_extra = self.links.get(&(from_node, to_node)).map_or(Duration::ZERO, |link| link.extra);
@@ -330,10 +330,10 @@ impl Net {
     ) -> ConnId {
         let conn = self.conns.len();
         self.conns.push(Some(Conn {
-            ends: [End::new(node, local, now), End::new(target, remote, now)],
+            ends: [Endpoint::new(node, local, now), Endpoint::new(target, remote, now)],
             handles: 1,
         }));
-        self.send(now, conn, 1, Kind::Syn, log);
+        self.send(now, conn, 1, SegmentKind::Syn, log);
         conn
     }
 
@@ -449,7 +449,7 @@ impl Net {
         log.record(&[11, conn as u64, side as u64, written as u64, hash], || {
             format!("write conn {conn} side {side}: {written} bytes (hash {hash:016x})")
         });
-        self.send(now, conn, 1 - side, Kind::Data(written), log);
+        self.send(now, conn, 1 - side, SegmentKind::Data(written), log);
         Some(Ok(written))
     }
 
@@ -470,7 +470,7 @@ impl Net {
         if write && !end.write_shut && !end.reset {
             end.write_shut = true;
             if end.handshake == Handshake::Open {
-                self.send(now, conn, 1 - side, Kind::Fin, log);
+                self.send(now, conn, 1 - side, SegmentKind::Fin, log);
             }
         }
     }
@@ -492,7 +492,7 @@ impl Net {
         let (open, send_fin) = (end.handshake == Handshake::Open, !end.reset && !end.write_shut);
         end.write_shut = true;
         if open && send_fin {
-            self.send(now, conn, 1 - side, Kind::Fin, log);
+            self.send(now, conn, 1 - side, SegmentKind::Fin, log);
         } else if !open && side == 0 {
             // A connect given up (dropped, timed out): if the listener
             // already took it, its SYN-ACK will meet a closed end and
@@ -586,7 +586,7 @@ impl Net {
         end.reader = None;
         end.writer = None;
         if !c.ends[1 - side].released {
-            self.send(now, conn, 1 - side, Kind::Rst, log);
+            self.send(now, conn, 1 - side, SegmentKind::Rst, log);
         }
         self.free_if_closed(conn);
     }
@@ -631,7 +631,7 @@ impl Net {
             format!("deliver conn {conn} to side {to}: {kind:?} (node {from_node} -> {to_node})")
         });
         match kind {
-            Kind::Syn => {
+            SegmentKind::Syn => {
                 if self.end(conn, to).released {
                     // Its node crashed while the SYN was held: the
                     // connecting side has been sent a reset already.
@@ -647,30 +647,30 @@ impl Net {
                 let end = self.end(conn, to);
                 if accepted {
                     end.handshake = Handshake::Open;
-                    self.send(now, conn, 1 - to, Kind::SynAck, log);
+                    self.send(now, conn, 1 - to, SegmentKind::SynAck, log);
                 } else {
                     end.released = true;
-                    self.send(now, conn, 1 - to, Kind::Refused, log);
+                    self.send(now, conn, 1 - to, SegmentKind::Refused, log);
                 }
             }
-            Kind::SynAck => {
+            SegmentKind::SynAck => {
                 let end = self.end(conn, to);
                 if end.released {
                     // The connect was given up meanwhile: reset the
                     // connection the listener took.
-                    self.send(now, conn, 1 - to, Kind::Rst, log);
+                    self.send(now, conn, 1 - to, SegmentKind::Rst, log);
                     return;
                 }
                 end.handshake = Handshake::Open;
                 end.wake_all(wakes);
             }
-            Kind::Refused => {
+            SegmentKind::Refused => {
                 let end = self.end(conn, to);
                 end.handshake = Handshake::Refused;
                 end.wake_all(wakes);
                 self.free_if_closed(conn);
             }
-            Kind::Data(n) => {
+            SegmentKind::Data(n) => {
                 let end = self.end(conn, to);
                 if end.released || end.reset {
                     // Data for a closed socket: the sender gets a reset, as
@@ -679,7 +679,7 @@ impl Net {
                     end.delivered = 0;
                     if !end.reset {
                         end.reset = true;
-                        self.send(now, conn, 1 - to, Kind::Rst, log);
+                        self.send(now, conn, 1 - to, SegmentKind::Rst, log);
                     }
                     return;
                 }
@@ -687,13 +687,13 @@ impl Net {
                 let node = end.node;
                 wakes.extend(end.reader.take().map(|waker| (node, waker)));
             }
-            Kind::Fin => {
+            SegmentKind::Fin => {
                 let end = self.end(conn, to);
                 end.fin = true;
                 let node = end.node;
                 wakes.extend(end.reader.take().map(|waker| (node, waker)));
             }
-            Kind::Rst => {
+            SegmentKind::Rst => {
                 let end = self.end(conn, to);
                 end.reset = true;
                 end.buffer.clear();
