@@ -13,7 +13,7 @@ use std::time::Duration;
 use corio_runtime::time::Instant;
 use corio_runtime::{spawn_named, JoinHandle};
 
-use super::handler::{Outcome, Routes, Started, Waiting};
+use super::handler::{HandlerOutcome, Routes, Started, Waiting};
 use super::request::Request;
 use super::violation::Violation;
 use crate::frame::{code, Frame, FrameError, Kind};
@@ -180,7 +180,7 @@ impl ServerConnection {
 
     /// Encodes a handler's outcome into the outbox.
     #[inline]
-    fn answer(&self, id: u64, method: &str, outcome: Outcome) {
+    fn answer(&self, id: u64, method: &str, outcome: HandlerOutcome) {
         let answer = outcome.unwrap_or_else(|panic| {
             (self.log)(&format!(
                 "handler for `{method}` (request {id} from {}) panicked: {panic}",
@@ -201,7 +201,7 @@ impl ServerConnection {
 
     /// Called by a handler's task when the handler is done: answers and
     /// frees its place (unless it was cancelled meanwhile).
-    fn finish(&self, id: u64, method: &str, outcome: Outcome) {
+    fn finish(&self, id: u64, method: &str, outcome: HandlerOutcome) {
         let handle = self.running.borrow_mut().remove(&id);
         if handle.is_none() {
             return; // cancelled meanwhile: nobody waits for this answer

@@ -25,7 +25,7 @@ use super::request::Request;
 use crate::rpc::RpcError;
 
 /// What a handler produced: its answer, or the message of its panic.
-pub(super) type Outcome = Result<Result<Vec<u8>, RpcError>, String>;
+pub(super) type HandlerOutcome = Result<Result<Vec<u8>, RpcError>, String>;
 
 /// A route, type-erased: starts the handler for one request (`Started`).
 /// The handler's concrete future type lives inside this closure, so the
@@ -37,12 +37,12 @@ pub(super) type Routes = foldhash::HashMap<Rc<str>, Route>;
 
 /// A handler that waited at its first poll, still in its box: the future
 /// the connection runs as a task of its own.
-pub(super) type Waiting = Pin<Box<dyn Future<Output = Outcome>>>;
+pub(super) type Waiting = Pin<Box<dyn Future<Output = HandlerOutcome>>>;
 
 /// How a handler's first poll went.
 pub(super) enum Started {
     /// It answered at once.
-    Answered(Outcome),
+    Answered(HandlerOutcome),
     /// It waits.
     Waiting(Waiting),
 }
@@ -89,10 +89,10 @@ pin_project! {
 }
 
 impl<F: Future<Output = Result<Vec<u8>, RpcError>>> Future for Handler<F> {
-    type Output = Outcome;
+    type Output = HandlerOutcome;
 
     /// Polls the handler (the box holds one until it is done).
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<HandlerOutcome> {
         match self.project().guarded.as_pin_mut() {
             Some(guarded) => guarded.poll(cx),
             None => unreachable!("a handler box is polled only while it holds a handler"),
@@ -120,9 +120,9 @@ impl<F> Guarded<F> {
 }
 
 impl<F: Future<Output = Result<Vec<u8>, RpcError>>> Future for Guarded<F> {
-    type Output = Outcome;
+    type Output = HandlerOutcome;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<HandlerOutcome> {
         let this = self.project();
         let work = this.work;
         match catch_unwind(AssertUnwindSafe(|| work.poll(cx))) {
