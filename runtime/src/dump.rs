@@ -17,12 +17,12 @@ use crate::context::Core;
 use crate::driver::reactor::SourceInfo;
 use crate::trace::tracer::Tracer;
 use crate::trace::{Direction, Dump, TaskDump, TaskState, WaitsOn};
-use crate::waker::Wakes;
+use crate::waker::{self, Wakes};
 
 /// The dump of `core`'s tasks; `inside`: taken from inside its `block_on`
 /// (so the `block_on` future exists and gets a line).
 pub(crate) fn collect(core: &Core, inside: bool) -> Dump {
-    let tasks = core.tasks.inspect();
+    let tasks = core.tasks.inspect(waker::wakes);
     let now = core.clock.now();
 
     // What each task (0: the block_on future) waits on, from the wakers held.

@@ -87,18 +87,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod current;
 mod digest;
 mod fault;
 mod harness;
 pub mod net;
 mod node;
 mod rng;
+mod shared;
 mod world;
 
+pub use current::{current_node, stop_signal};
 pub use digest::Digest;
 pub use fault::{Applied, Chaos, Fault};
 pub use harness::{Failure, Harness, Report, TestResult};
 pub use net::NetConfig;
-pub use node::{current_node, stop_signal};
 pub use rng::Rng;
 pub use world::{ClientHandle, Config, SimError, World};

@@ -12,7 +12,7 @@
 //!    (wakes the network freed for it, a timer due, a task queued) with
 //!    `Runtime::run_until_stalled`, in an order drawn from the seed, until
 //!    no node has. While a node is driven, its runtime is entered (its
-//!    wakes go to its own queue) and `node.rs` names it as current, so
+//!    wakes go to its own queue) and `shared.rs` names it as current, so
 //!    sockets know where they are.
 //! 2. **Check** the invariants the test registered.
 //! 3. **Advance** the clock straight to the next event: the earliest
@@ -37,7 +37,6 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::Waker;
 use std::time::Duration;
 
 use corio_runtime::time::{Instant, VirtualClock};
@@ -46,16 +45,9 @@ use corio_runtime::Runtime;
 use crate::digest::{Digest, Log};
 use crate::fault::{Applied, Chaos, Fault};
 use crate::net::{Net, NetConfig, Wakes};
-use crate::node::{self, NodeId, NodeInfo};
+use crate::node::{NodeId, NodeInfo};
 use crate::rng::{mix, Rng};
-
-/// Stores `waker` in `slot` unless it holds one that wakes the same task.
-pub(crate) fn store_waker(slot: &mut Option<Waker>, waker: &Waker) {
-    match slot {
-        Some(stored) => stored.clone_from(waker),
-        empty => *empty = Some(waker.clone()),
-    }
-}
+use crate::shared::{self, Shared};
 
 /// How a world is set up. `Config::new(seed)` has the defaults.
 #[derive(Debug, Clone)]
@@ -192,35 +184,6 @@ impl<T> ClientHandle<T> {
 impl<T> fmt::Debug for ClientHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientHandle").field("done", &self.done.get()).finish()
-    }
-}
-
-/// What every simulated socket reaches: the clock, the network, the nodes,
-/// the wakes waiting to be delivered, the log.
-pub(crate) struct Shared {
-    pub(crate) clock: VirtualClock,
-    pub(crate) net: RefCell<Net>,
-    pub(crate) nodes: RefCell<Vec<NodeInfo>>,
-    /// Per node: wakers to wake the next time the world drives it.
-    pending: RefCell<Vec<Vec<Waker>>>,
-    pub(crate) log: RefCell<Log>,
-}
-
-impl Shared {
-    pub(crate) fn now(&self) -> Instant {
-        self.clock.now()
-    }
-
-    /// Queues wakes for their nodes; the world wakes them while driving
-    /// each node, so every wake lands on the node's own run queue.
-    pub(crate) fn defer_wakes(&self, wakes: Wakes) {
-        if wakes.is_empty() {
-            return;
-        }
-        let mut pending = self.pending.borrow_mut();
-        for (node, waker) in wakes {
-            pending[node].push(waker);
-        }
     }
 }
 
@@ -590,7 +553,7 @@ impl World {
         node.exited = exited.clone();
         node.next_deadline = None;
         let main = {
-            let _current = node::enter(&self.shared, id);
+            let _current = shared::enter(&self.shared, id);
             match (&node.main, node.client.take()) {
                 (Some(make), _) => make(),
                 (None, Some(client)) => client,
@@ -623,7 +586,7 @@ impl World {
         self.shared.pending.borrow_mut()[id].clear();
         self.nodes[id].next_deadline = None;
         {
-            let _current = node::enter(&self.shared, id);
+            let _current = shared::enter(&self.shared, id);
             drop(runtime);
         }
         if let Some(done) = &self.nodes[id].client_done {
@@ -751,7 +714,7 @@ impl World {
         let runtime = node.runtime.as_ref().expect("only running nodes are driven");
         let polls_before = runtime.stats().polls;
         let result = {
-            let _current = node::enter(&self.shared, id);
+            let _current = shared::enter(&self.shared, id);
             catch_unwind(AssertUnwindSafe(|| {
                 let _entered = runtime.enter();
                 for waker in wakers {
@@ -902,7 +865,7 @@ impl Drop for World {
         // Nodes in order, each current while its runtime drops.
         for id in 0..self.nodes.len() {
             if let Some(runtime) = self.nodes[id].runtime.take() {
-                let _current = node::enter(&self.shared, id);
+                let _current = shared::enter(&self.shared, id);
                 drop(runtime);
             }
         }

@@ -14,8 +14,9 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 
 use super::header::{header, Header};
+use std::task::Waker;
+
 use super::state::Snapshot;
-use crate::waker::{self, Wakes};
 
 /// Head and tail of the live-task list, in spawn order.
 ///
@@ -45,8 +46,11 @@ impl TaskList {
     }
 
     /// What every linked task is doing, oldest first: a read-only look for
-    /// `Runtime::dump`. Owner thread only (the list is `!Sync`).
-    pub(crate) fn inspect(&self) -> Vec<Inspected> {
+    /// `Runtime::dump`. Owner thread only (the list is `!Sync`). `whom`
+    /// names the task's join waiter (the caller passes `waker::wakes`; taking
+    /// it as an argument keeps this file below `waker.rs`, which sits above
+    /// the task header).
+    pub(crate) fn inspect<W>(&self, whom: impl Fn(&Waker) -> W) -> Vec<Inspected<W>> {
         let mut tasks = Vec::with_capacity(self.len.get());
         let mut next = self.head.get();
         while let Some(ptr) = next {
@@ -55,9 +59,9 @@ impl TaskList {
             // SAFETY: `join_waker` is touched only on this thread, and only
             // mutably inside `JoinHandle::poll` and `raw::complete`, neither
             // of which is running (this is a plain call on the owner
-            // thread). The shared borrow lasts for `waker::wakes`, which
-            // reads the waker's pointers and calls none of its functions.
-            let join_waiter = unsafe { (*task.join_waker.get()).as_ref().map(waker::wakes) };
+            // thread). The shared borrow lasts for `whom`, which reads the
+            // waker's pointers and calls none of its functions.
+            let join_waiter = unsafe { (*task.join_waker.get()).as_ref().map(&whom) };
             tasks.push(Inspected { id: task.id, state: task.state.load(), join_waiter });
             next = task.next.get();
         }
@@ -89,11 +93,11 @@ impl TaskList {
 }
 
 /// One task as [`TaskList::inspect`] saw it.
-pub(crate) struct Inspected {
+pub(crate) struct Inspected<W> {
     pub(crate) id: u64,
     pub(crate) state: Snapshot,
     /// Whom the waker stored by whoever awaits its `JoinHandle` wakes.
-    pub(crate) join_waiter: Option<Wakes>,
+    pub(crate) join_waiter: Option<W>,
 }
 
 /// Unlinks `ptr` from the list it is on. Returns `false` if it was not

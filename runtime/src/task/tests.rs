@@ -393,17 +393,17 @@ fn completion_wakes_whoever_awaits_the_join_handle() {
 
 #[test]
 fn inspect_shows_each_task_state_and_who_awaits_it() {
-    use crate::waker::Wakes;
+    use crate::waker::{wakes as whom, Wakes};
     let rt = Harness::new();
     let gate = Gate::default();
     let mut first = rt.spawn(gate.wait());
     let second = rt.spawn(std::future::pending::<()>());
-    let seen = rt.tasks.inspect();
+    let seen = rt.tasks.inspect(whom);
     assert_eq!(seen.len(), 2);
     assert!(seen.iter().all(|task| task.state.is_scheduled() && task.join_waiter.is_none()));
 
     assert_eq!(rt.run_one(), "pending");
-    let seen = rt.tasks.inspect();
+    let seen = rt.tasks.inspect(whom);
     assert!(!seen[0].state.is_scheduled() && !seen[0].state.is_running(), "idle after its poll");
     assert!(seen[1].state.is_scheduled());
 
@@ -411,7 +411,7 @@ fn inspect_shows_each_task_state_and_who_awaits_it() {
     let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
     let awaiter = Waker::from(wakes.clone());
     assert!(Pin::new(&mut first).poll(&mut Context::from_waker(&awaiter)).is_pending());
-    let seen = rt.tasks.inspect();
+    let seen = rt.tasks.inspect(whom);
     assert_eq!(seen[0].join_waiter, Some(Wakes::Other(Arc::as_ptr(&wakes).cast())));
     // One of ours (the second task's own waker) awaits it instead: named by
     // the task's id.
@@ -427,7 +427,7 @@ fn inspect_shows_each_task_state_and_who_awaits_it() {
         }
     };
     assert!(Pin::new(&mut first).poll(&mut Context::from_waker(&task_waker)).is_pending());
-    assert_eq!(rt.tasks.inspect()[0].join_waiter, Some(Wakes::Task(1)));
+    assert_eq!(rt.tasks.inspect(whom)[0].join_waiter, Some(Wakes::Task(1)));
     drop((task_waker, second));
     cancel_all(&rt.tasks);
 }

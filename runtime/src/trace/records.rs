@@ -1,4 +1,4 @@
-//! [`Records`]: what the tracer knows of each live task, found by task id.
+//! [`Record`] and [`Records`]: what the tracer knows of each live task, found by task id.
 //!
 //! Looked up on every spawn, poll and completion of a traced runtime, so it
 //! is built for how task ids come: one after another, each spawn the next.
@@ -12,9 +12,21 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::time::Instant;
 
 use super::event::{Name, MAIN};
-use super::tracer::Record;
+
+/// What the runtime knows about one live task (or the `block_on` future,
+/// lane 0) beyond its header.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub(crate) name: Name,
+    pub(crate) polls: u64,
+    /// When its last poll began.
+    pub(crate) last_poll: Option<Instant>,
+    /// What a `corio::sync` primitive said it waits on during the last poll.
+    pub(crate) waits: Option<&'static str>,
+}
 
 /// Holes a window may hold beyond as many as its records, before its
 /// front records move to the map.

@@ -28,22 +28,10 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use super::event::{Cause, Event, Lane, Name, Outcome, Ring, Timeout, What, MAIN};
-use super::records::Records;
+use super::records::{Record, Records};
 use crate::driver::clock::Clock;
 use crate::driver::Origin;
 use crate::task::TaskList;
-
-/// What the runtime knows about one live task (or the `block_on` future,
-/// lane 0) beyond its header.
-#[derive(Debug, Clone)]
-pub(crate) struct Record {
-    pub(crate) name: Name,
-    pub(crate) polls: u64,
-    /// When its last poll began.
-    pub(crate) last_poll: Option<Instant>,
-    /// What a `corio::sync` primitive said it waits on during the last poll.
-    pub(crate) waits: Option<&'static str>,
-}
 
 /// Records for tasks and traces; see the module docs.
 #[derive(Debug)]
@@ -229,7 +217,7 @@ impl Tracer {
     /// still alive. Amortised: runs once per `capacity` spawns.
     #[cold]
     fn trim_names(names: &mut Vec<(u64, Name)>, capacity: usize, tasks: &TaskList) {
-        let live: std::collections::HashSet<u64> = tasks.inspect().iter().map(|task| task.id).collect();
+        let live: std::collections::HashSet<u64> = tasks.inspect(|_| ()).iter().map(|task| task.id).collect();
         let recent = names.len() - capacity;
         let mut index = 0;
         names.retain(|(id, _)| {
@@ -243,7 +231,7 @@ impl Tracer {
     /// the records have doubled since the last sweep.
     #[cold]
     fn sweep(&self, records: &mut Records, tasks: &TaskList) {
-        let live: std::collections::HashSet<u64> = tasks.inspect().iter().map(|task| task.id).collect();
+        let live: std::collections::HashSet<u64> = tasks.inspect(|_| ()).iter().map(|task| task.id).collect();
         for id in records.ids() {
             if !live.contains(&id) {
                 records.remove(id);

@@ -9,8 +9,7 @@ use std::task::{Context, Poll};
 
 use super::addr::{resolve, ToSocketAddrs};
 use super::TcpStream;
-use crate::node;
-use crate::world::Shared;
+use crate::shared::{self, Shared};
 
 /// A simulated listening socket, shaped like `corio::net::TcpListener`.
 ///
@@ -38,7 +37,7 @@ impl TcpListener {
     ///
     /// Outside a simulated node.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        let (shared, node) = node::current();
+        let (shared, node) = shared::current();
         let (addr, id) = {
             let mut nodes = shared.nodes.borrow_mut();
             let (addr, owner) = resolve(&addr, &nodes, node)?;

@@ -54,6 +54,14 @@ use crate::node::{NodeId, NodeInfo};
 use crate::rng::Rng;
 
 /// Wakers freed by a network operation, each for the node whose task it wakes.
+/// Stores `waker` in `slot` unless it holds one that wakes the same task.
+pub(crate) fn store_waker(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(stored) => stored.clone_from(waker),
+        empty => *empty = Some(waker.clone()),
+    }
+}
+
 pub(crate) type Wakes = Vec<(NodeId, Waker)>;
 
 /// Index of a connection in [`Net::conns`]; never reused within a run.
@@ -349,7 +357,7 @@ impl Net {
                 Err(io::Error::new(io::ErrorKind::ConnectionRefused, "connection refused by simulated node"))
             }
             Handshake::Connecting => {
-                crate::world::store_waker(&mut end.writer, waker);
+                store_waker(&mut end.writer, waker);
                 Ok(false)
             }
         }
@@ -399,7 +407,7 @@ impl Net {
         if end.fin {
             return Some(Ok(0));
         }
-        crate::world::store_waker(&mut end.reader, waker);
+        store_waker(&mut end.reader, waker);
         None
     }
 
@@ -430,7 +438,7 @@ impl Net {
         }
         let room = window.saturating_sub(end.unread_by_peer);
         if room == 0 {
-            crate::world::store_waker(&mut end.writer, waker);
+            store_waker(&mut end.writer, waker);
             return None;
         }
         let mut left = room.min(total);
@@ -559,7 +567,7 @@ impl Net {
         let conn = listening.backlog.pop_front();
         match conn {
             Some(conn) => self.conns[conn].as_mut().expect("a backlog connection is live").handles += 1,
-            None => crate::world::store_waker(&mut listening.acceptor, waker),
+            None => store_waker(&mut listening.acceptor, waker),
         }
         Ok(conn)
     }

@@ -13,8 +13,7 @@ use corio_net::io::{AsyncRead, AsyncWrite};
 use super::addr::{resolve, ToSocketAddrs};
 use super::split::{into_split, split, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use super::{ConnId, Wakes};
-use crate::node;
-use crate::world::Shared;
+use crate::shared::{self, Shared};
 
 /// A simulated TCP connection, shaped like `corio::net::TcpStream`.
 ///
@@ -80,7 +79,7 @@ impl TcpStream {
     ///
     /// Outside a simulated node.
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        let (shared, node) = node::current();
+        let (shared, node) = shared::current();
         let (conn, timeout) = {
             let mut nodes = shared.nodes.borrow_mut();
             let (remote, target) = resolve(&addr, &nodes, node)?;
