@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use super::event::{Cause, Event, Lane, Name, Outcome, Ring, Timeout, What, MAIN};
+use super::event::{Cause, Event, Lane, Name, Outcome, Ring, Timeout, What, MAIN, NEXT};
 use super::records::{Record, Records};
 use crate::driver::clock::Clock;
 use crate::driver::Origin;
@@ -41,6 +41,9 @@ pub(crate) struct Tracer {
     /// The thread that built the runtime, for the trace's process name.
     thread: String,
     virtual_time: bool,
+    /// The trace epoch (`epoch()`), kept at hand: every clock reading a
+    /// trace records is converted against it.
+    epoch: Instant,
     /// The last clock reading: when a poll that starts right after the
     /// previous one began, for its record.
     last_read: Cell<Instant>,
@@ -59,6 +62,9 @@ pub(crate) struct Tracer {
     /// task with an event still in the ring is named (a task's spawn comes
     /// before all its other events).
     names: RefCell<Vec<(u64, Name)>>,
+    /// Trim `names` when it holds this many: `capacity` spawns after the
+    /// last trim (plus some slack), however many it kept for live tasks.
+    trim_at: Cell<usize>,
     /// Labels of the sockets that had readiness events (a bounded cache:
     /// cleared when it grows past `LABELS`).
     labels: RefCell<HashMap<u64, Rc<str>>>,
@@ -90,7 +96,6 @@ impl Tracer {
         path: Option<PathBuf>,
     ) -> Tracer {
         static RUNTIMES: AtomicU32 = AtomicU32::new(1);
-        epoch();
         let records = track.then(|| {
             RefCell::new(Records::new(Record {
                 name: Name::Given(Rc::from("block_on")),
@@ -103,12 +108,14 @@ impl Tracer {
             runtime: RUNTIMES.fetch_add(1, Ordering::Relaxed),
             thread: std::thread::current().name().unwrap_or("unnamed").to_owned(),
             virtual_time,
+            epoch: epoch(),
             last_read: Cell::new(Instant::now()),
             cause: Cell::new(Cause::Unknown),
             records,
             sweep_at: Cell::new(64),
             ring: trace_capacity.map(|capacity| RefCell::new(Ring::new(capacity))),
             names: RefCell::new(Vec::new()),
+            trim_at: Cell::new(trace_capacity.map_or(0, |capacity| 2 * capacity.max(1) + 64)),
             labels: RefCell::new(HashMap::new()),
             origins: RefCell::new(Vec::new()),
             path,
@@ -158,11 +165,17 @@ impl Tracer {
         now
     }
 
+    /// Nanoseconds from the trace epoch to `at`: [`nanos`], without the
+    /// look-up of the epoch.
+    fn stamp(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_nanos() as u64
+    }
+
     /// Records `what` at the time now, if a trace is kept.
     fn record(&self, clock: &Clock, what: What) {
         if let Some(ring) = &self.ring {
-            let at = Some(self.now(clock));
-            ring.borrow_mut().push(Event { at, what });
+            let at = self.stamp(self.now(clock));
+            ring.borrow_mut().push(Event::new(at, what));
         }
     }
 
@@ -172,7 +185,7 @@ impl Tracer {
     /// reactor turn).
     fn record_next(&self, what: What) {
         if let Some(ring) = &self.ring {
-            ring.borrow_mut().push(Event { at: None, what });
+            ring.borrow_mut().push(Event::new(NEXT, what));
         }
     }
 
@@ -198,9 +211,10 @@ impl Tracer {
         if let Some(ring) = &self.ring {
             let mut names = self.names.borrow_mut();
             names.push((task, name.clone()));
-            let capacity = ring.borrow().capacity();
-            if names.len() >= 2 * capacity + 64 {
+            if names.len() >= self.trim_at.get() {
+                let capacity = ring.borrow().capacity();
                 Self::trim_names(&mut names, capacity, tasks);
+                self.trim_at.set(names.len() + capacity + 64);
             }
         }
         if let Some(records) = &self.records {
@@ -214,15 +228,27 @@ impl Tracer {
 
     /// Keeps the names of the last `capacity` spawns (each has at most its
     /// spawn event in the ring, and every event after it) and of the tasks
-    /// still alive. Amortised: runs once per `capacity` spawns.
+    /// still alive. Amortised: runs once per `capacity` spawns, even when
+    /// more tasks than that are alive (a threshold fixed at twice the
+    /// capacity made every spawn trim then).
+    ///
+    /// Task ids are handed out in spawn order and each name is logged as
+    /// its task is spawned, so `names` is in ascending id order; so is the
+    /// list of live tasks once sorted (it is already: tasks are linked in
+    /// spawn order). One walk along both finds which old names to keep,
+    /// without hashing each id: at the default capacity this runs over a
+    /// million names.
     #[cold]
     fn trim_names(names: &mut Vec<(u64, Name)>, capacity: usize, tasks: &TaskList) {
-        let live: std::collections::HashSet<u64> = tasks.inspect(|_| ()).iter().map(|task| task.id).collect();
+        let mut live: Vec<u64> = tasks.inspect(|_| ()).iter().map(|task| task.id).collect();
+        live.sort_unstable();
+        let mut live = live.into_iter().peekable();
         let recent = names.len() - capacity;
         let mut index = 0;
         names.retain(|(id, _)| {
             index += 1;
-            index > recent || live.contains(id)
+            while live.next_if(|live| live < id).is_some() {}
+            index > recent || live.peek() == Some(id)
         });
     }
 
@@ -259,7 +285,8 @@ impl Tracer {
             }
         }
         if let Some(ring) = &self.ring {
-            ring.borrow_mut().push(Event { at, what: What::PollStart { lane } });
+            let at = at.map_or(NEXT, |at| self.stamp(at));
+            ring.borrow_mut().push(Event::new(at, What::PollStart { lane }));
         }
     }
 
