@@ -6,8 +6,10 @@
 //! the Chrome trace-event format happens once, when the trace is written
 //! (`json.rs`).
 
+use std::collections::VecDeque;
 use std::panic::Location;
 use std::rc::Rc;
+use std::time::Instant;
 
 /// A row of the trace: 0 is the `block_on` future (not a task, but polled
 /// like one), any other number is the task with that id.
@@ -103,160 +105,15 @@ pub(crate) enum What {
     ParkEnd,
 }
 
-/// An event's timestamp that says "right after the previous event": the
-/// clock was not read for it (what a poll did, recorded when it returns).
-/// A reading at or before the trace epoch is 0 too, and always was to the
-/// writer, which makes timestamps strictly increasing (`json.rs`).
-pub(crate) const NEXT: u64 = 0;
-
-/// One recorded event, packed into 32 bytes: half of a cache line.
-///
-/// A full ring is written at every push and read only when the trace is
-/// written, so its size is memory traffic on the traced hot path (at the
-/// default capacity the ring is far bigger than the caches). [`What`]
-/// itself would take 32 bytes (a [`Cause`] is a tag and a word of its own,
-/// which an enum around it cannot share) and an `Instant` 16, so an event
-/// keeps its words and its tags side by side and turns back into a
-/// [`What`] when the trace is written ([`Event::what`]).
+/// One recorded event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Event {
-    /// When it happened, in nanoseconds since the trace epoch
-    /// (`tracer::nanos`), or [`NEXT`]. The trace's timestamps are computed
-    /// from these when it is written (`json.rs`).
-    pub(crate) at: u64,
-    /// The task, lane, token, deadline or count the event is about.
-    a: u64,
-    /// The number its cause carries (a lane, a token, a deadline).
-    b: u64,
-    kind: Kind,
-    by: CauseKind,
-    outcome: Outcome,
-    timeout: TimeoutKind,
-    ready: u8,
-}
-
-/// Which [`What`] an [`Event`] holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Spawn,
-    PollStart,
-    PollEnd,
-    Wake,
-    WakeIgnored,
-    ParkStart,
-    ReactorStart,
-    ReactorEnd,
-    IoReady,
-    TimerFired,
-    ParkEnd,
-}
-
-/// A [`Cause`] without its number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CauseKind {
-    Unknown,
-    Poll,
-    Io,
-    Timer,
-    Remote,
-}
-
-/// A [`Timeout`] without its deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TimeoutKind {
-    Zero,
-    Until,
-    Forever,
-}
-
-impl Cause {
-    fn split(self) -> (CauseKind, u64) {
-        match self {
-            Cause::Unknown => (CauseKind::Unknown, 0),
-            Cause::Poll(lane) => (CauseKind::Poll, lane),
-            Cause::Io(token) => (CauseKind::Io, token),
-            Cause::Timer(deadline) => (CauseKind::Timer, deadline),
-            Cause::Remote => (CauseKind::Remote, 0),
-        }
-    }
-}
-
-impl CauseKind {
-    fn with(self, value: u64) -> Cause {
-        match self {
-            CauseKind::Unknown => Cause::Unknown,
-            CauseKind::Poll => Cause::Poll(value),
-            CauseKind::Io => Cause::Io(value),
-            CauseKind::Timer => Cause::Timer(value),
-            CauseKind::Remote => Cause::Remote,
-        }
-    }
-}
-
-impl Event {
-    /// `what`, at `at` (nanoseconds since the trace epoch, or [`NEXT`]).
-    #[inline]
-    pub(crate) fn new(at: u64, what: What) -> Event {
-        let plain = |kind, a| Event {
-            at,
-            a,
-            b: 0,
-            kind,
-            by: CauseKind::Unknown,
-            outcome: Outcome::Idle,
-            timeout: TimeoutKind::Zero,
-            ready: 0,
-        };
-        let caused = |kind, a, by: Cause| {
-            let (by, b) = by.split();
-            Event { by, b, ..plain(kind, a) }
-        };
-        match what {
-            What::Spawn { task, by } => caused(Kind::Spawn, task, by),
-            What::PollStart { lane } => plain(Kind::PollStart, lane),
-            What::PollEnd { lane, outcome } => Event { outcome, ..plain(Kind::PollEnd, lane) },
-            What::Wake { lane, by } => caused(Kind::Wake, lane, by),
-            What::WakeIgnored { lane, by } => caused(Kind::WakeIgnored, lane, by),
-            What::ParkStart => plain(Kind::ParkStart, 0),
-            What::ReactorStart { timeout } => {
-                let (timeout, until) = match timeout {
-                    Timeout::Zero => (TimeoutKind::Zero, 0),
-                    Timeout::Until(until) => (TimeoutKind::Until, until),
-                    Timeout::Forever => (TimeoutKind::Forever, 0),
-                };
-                Event { timeout, ..plain(Kind::ReactorStart, until) }
-            }
-            What::ReactorEnd { events } => plain(Kind::ReactorEnd, u64::from(events)),
-            What::IoReady { token, ready } => Event { ready, ..plain(Kind::IoReady, token) },
-            What::TimerFired { deadline } => plain(Kind::TimerFired, deadline),
-            What::ParkEnd => plain(Kind::ParkEnd, 0),
-        }
-    }
-
-    /// What happened: the [`What`] this event was made from.
-    pub(crate) fn what(&self) -> What {
-        let (a, by) = (self.a, self.by.with(self.b));
-        match self.kind {
-            Kind::Spawn => What::Spawn { task: a, by },
-            Kind::PollStart => What::PollStart { lane: a },
-            Kind::PollEnd => What::PollEnd { lane: a, outcome: self.outcome },
-            Kind::Wake => What::Wake { lane: a, by },
-            Kind::WakeIgnored => What::WakeIgnored { lane: a, by },
-            Kind::ParkStart => What::ParkStart,
-            Kind::ReactorStart => What::ReactorStart {
-                timeout: match self.timeout {
-                    TimeoutKind::Zero => Timeout::Zero,
-                    TimeoutKind::Until => Timeout::Until(a),
-                    TimeoutKind::Forever => Timeout::Forever,
-                },
-            },
-            // Made from a `u32`.
-            Kind::ReactorEnd => What::ReactorEnd { events: a as u32 },
-            Kind::IoReady => What::IoReady { token: a, ready: self.ready },
-            Kind::TimerFired => What::TimerFired { deadline: a },
-            Kind::ParkEnd => What::ParkEnd,
-        }
-    }
+    /// When it happened, if the clock was read for it; `None`: right after
+    /// the previous event (what a poll did, recorded when it returns). The
+    /// trace's timestamps are computed from these when it is written
+    /// (`json.rs`): converting an `Instant` costs more than reading it.
+    pub(crate) at: Option<Instant>,
+    pub(crate) what: What,
 }
 
 /// A task's name: given at spawn, or where it was spawned.
@@ -276,17 +133,9 @@ impl std::fmt::Display for Name {
 }
 
 /// The last `capacity` events.
-///
-/// A `Vec` that grows up to `capacity` and is then written round in place:
-/// once full, a push overwrites the oldest event (at `head`) and moves
-/// `head` on, so a push at the bound is one store and an index bump.
 #[derive(Debug)]
 pub(crate) struct Ring {
-    /// Oldest first until full; then the oldest is at `head`, and the
-    /// events before `head` are newer than those from it on.
-    events: Vec<Event>,
-    /// Where the next push goes once the ring is full (0 until then).
-    head: usize,
+    events: VecDeque<Event>,
     capacity: usize,
     /// Events forgotten to stay within `capacity`.
     dropped: u64,
@@ -295,34 +144,19 @@ pub(crate) struct Ring {
 impl Ring {
     pub(crate) fn new(capacity: usize) -> Ring {
         // Grows as needed: a short run does not pay for a long run's buffer.
-        Ring { events: Vec::new(), head: 0, capacity: capacity.max(1), dropped: 0 }
+        Ring { events: VecDeque::new(), capacity: capacity.max(1), dropped: 0 }
     }
 
-    #[inline]
     pub(crate) fn push(&mut self, event: Event) {
-        if self.events.len() < self.capacity {
-            self.events.push(event);
-            return;
+        if self.events.len() == self.capacity {
+            self.events.pop_front();
+            self.dropped += 1;
         }
-        if let Some(slot) = self.events.get_mut(self.head) {
-            *slot = event;
-        }
-        self.head += 1;
-        if self.head == self.capacity {
-            self.head = 0;
-        }
-        self.dropped += 1;
+        self.events.push_back(event);
     }
 
-    /// The events kept, oldest first.
-    pub(crate) fn events(&self) -> impl Iterator<Item = &Event> {
-        let (newer, older) = self.events.split_at(self.head);
-        older.iter().chain(newer)
-    }
-
-    /// How many events are kept.
-    pub(crate) fn len(&self) -> usize {
-        self.events.len()
+    pub(crate) fn events(&self) -> &VecDeque<Event> {
+        &self.events
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -341,52 +175,17 @@ mod tests {
     #[test]
     fn ring_keeps_the_last_events() {
         let mut ring = Ring::new(3);
-        let kept = |ring: &Ring| ring.events().map(|e| e.what()).collect::<Vec<What>>();
-        for lane in 0..2 {
-            ring.push(Event::new(NEXT, What::PollStart { lane }));
+        for lane in 0..5 {
+            ring.push(Event { at: None, what: What::PollStart { lane } });
         }
-        assert_eq!(kept(&ring), [0, 1].map(|lane| What::PollStart { lane }));
-        for lane in 2..8 {
-            ring.push(Event::new(NEXT, What::PollStart { lane }));
-            assert_eq!(kept(&ring), [lane - 2, lane - 1, lane].map(|lane| What::PollStart { lane }));
-        }
-        assert_eq!((ring.len(), ring.dropped()), (3, 5));
-    }
-
-    #[test]
-    fn an_event_gives_back_what_it_was_made_from() {
-        let causes = [Cause::Unknown, Cause::Poll(u64::MAX), Cause::Io(1 << 40 | 7), Cause::Timer(5), Cause::Remote];
-        let mut whats = vec![
-            What::PollStart { lane: u64::MAX },
-            What::ParkStart,
-            What::ReactorStart { timeout: Timeout::Zero },
-            What::ReactorStart { timeout: Timeout::Until(u64::MAX - 1) },
-            What::ReactorStart { timeout: Timeout::Forever },
-            What::ReactorEnd { events: u32::MAX },
-            What::IoReady { token: u64::MAX, ready: 0b1010 },
-            What::TimerFired { deadline: 123_456_789 },
-            What::ParkEnd,
-        ];
-        for outcome in [Outcome::Idle, Outcome::Rescheduled, Outcome::Completed, Outcome::Panicked, Outcome::Cancelled] {
-            whats.push(What::PollEnd { lane: 1 << 33, outcome });
-        }
-        for by in causes {
-            whats.extend([
-                What::Spawn { task: 1 << 35, by },
-                What::Wake { lane: 9, by },
-                What::WakeIgnored { lane: 0, by },
-            ]);
-        }
-        for (at, what) in whats.into_iter().enumerate() {
-            let event = Event::new(at as u64, what);
-            assert_eq!((event.at, event.what()), (at as u64, what));
-        }
+        let kept: Vec<What> = ring.events().iter().map(|e| e.what).collect();
+        assert_eq!(kept, [2, 3, 4].map(|lane| What::PollStart { lane }));
+        assert_eq!(ring.dropped(), 2);
     }
 
     #[test]
     fn an_event_is_small() {
-        // Recording is a store of one of these into a ring far bigger than
-        // the caches: keep it half a cache line.
-        assert!(std::mem::size_of::<Event>() <= 32, "{}", std::mem::size_of::<Event>());
+        // Recording is a push of one of these: keep it a few words.
+        assert!(std::mem::size_of::<Event>() <= 48, "{}", std::mem::size_of::<Event>());
     }
 }

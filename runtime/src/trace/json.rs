@@ -26,7 +26,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::event::{Cause, Lane, Name, Timeout, What, MAIN};
-use super::tracer::Tracer;
+use super::tracer::{nanos, Tracer};
 use crate::driver::reactor::readiness_names;
 
 /// The `tid` of the runtime's own thread in the trace (parks, reactor, timers).
@@ -193,17 +193,17 @@ pub(crate) fn chunk(tracer: &Tracer) -> Chunk {
     // Timestamps: nanoseconds since the epoch, strictly increasing (a
     // virtual clock stands still while tasks run, and events recorded
     // without a clock reading follow the previous one by a nanosecond).
-    let mut stamps = Vec::with_capacity(ring.len());
+    let events = ring.events();
+    let mut stamps = Vec::with_capacity(events.len());
     let mut last = 0;
-    for event in ring.events() {
-        last = event.at.max(last + 1);
+    for event in events {
+        last = event.at.map_or(0, nanos).max(last + 1);
         stamps.push(last);
     }
-    for (i, event) in ring.events().enumerate() {
+    for (i, event) in events.iter().enumerate() {
         let ts = stamps[i];
         let next_ts = stamps.get(i + 1).map_or(ts + 1000, |next| *next);
-        let what = event.what();
-        match &what {
+        match &event.what {
             What::PollStart { lane } => {
                 lanes.insert(*lane);
                 let number = polls.entry(*lane).or_insert(0);
@@ -222,7 +222,7 @@ pub(crate) fn chunk(tracer: &Tracer) -> Chunk {
                 }
             }
             What::Spawn { task, by } | What::Wake { lane: task, by } => {
-                let category = if matches!(what, What::Spawn { .. }) { "spawn" } else { "wake" };
+                let category = if matches!(event.what, What::Spawn { .. }) { "spawn" } else { "wake" };
                 let source = match *by {
                     Cause::Poll(lane) if open.contains_key(&lane) => Some(lane),
                     Cause::Poll(_) | Cause::Unknown => None,
@@ -327,7 +327,7 @@ pub(crate) fn chunk(tracer: &Tracer) -> Chunk {
     let summary = format!(
         "{{\"pid\":{pid},\"thread\":{},\"events\":{},\"dropped\":{},\"capacity\":{}}}",
         quote(tracer.thread()),
-        ring.len(),
+        events.len(),
         ring.dropped(),
         ring.capacity()
     );

@@ -22,7 +22,7 @@
 //!
 //! The trace lives in a ring of the last
 //! [`trace_capacity`](crate::Builder::trace_capacity) events (about a
-//! million by default, 32 bytes each), so a long run keeps its end.
+//! million by default, 48 bytes each), so a long run keeps its end.
 //!
 //! ```
 //! let dir = std::env::temp_dir().join(format!("corio-trace-doc-{}", std::process::id()));

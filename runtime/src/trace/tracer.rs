@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use super::event::{Cause, Event, Lane, Name, Outcome, Ring, Timeout, What, MAIN, NEXT};
+use super::event::{Cause, Event, Lane, Name, Outcome, Ring, Timeout, What, MAIN};
 use super::records::{Record, Records};
 use crate::driver::clock::Clock;
 use crate::driver::Origin;
@@ -41,9 +41,6 @@ pub(crate) struct Tracer {
     /// The thread that built the runtime, for the trace's process name.
     thread: String,
     virtual_time: bool,
-    /// The trace epoch (`epoch()`), kept at hand: every clock reading a
-    /// trace records is converted against it.
-    epoch: Instant,
     /// The last clock reading: when a poll that starts right after the
     /// previous one began, for its record.
     last_read: Cell<Instant>,
@@ -96,6 +93,7 @@ impl Tracer {
         path: Option<PathBuf>,
     ) -> Tracer {
         static RUNTIMES: AtomicU32 = AtomicU32::new(1);
+        epoch();
         let records = track.then(|| {
             RefCell::new(Records::new(Record {
                 name: Name::Given(Rc::from("block_on")),
@@ -108,7 +106,6 @@ impl Tracer {
             runtime: RUNTIMES.fetch_add(1, Ordering::Relaxed),
             thread: std::thread::current().name().unwrap_or("unnamed").to_owned(),
             virtual_time,
-            epoch: epoch(),
             last_read: Cell::new(Instant::now()),
             cause: Cell::new(Cause::Unknown),
             records,
@@ -165,17 +162,11 @@ impl Tracer {
         now
     }
 
-    /// Nanoseconds from the trace epoch to `at`: [`nanos`], without the
-    /// look-up of the epoch.
-    fn stamp(&self, at: Instant) -> u64 {
-        at.saturating_duration_since(self.epoch).as_nanos() as u64
-    }
-
     /// Records `what` at the time now, if a trace is kept.
     fn record(&self, clock: &Clock, what: What) {
         if let Some(ring) = &self.ring {
-            let at = self.stamp(self.now(clock));
-            ring.borrow_mut().push(Event::new(at, what));
+            let at = Some(self.now(clock));
+            ring.borrow_mut().push(Event { at, what });
         }
     }
 
@@ -185,7 +176,7 @@ impl Tracer {
     /// reactor turn).
     fn record_next(&self, what: What) {
         if let Some(ring) = &self.ring {
-            ring.borrow_mut().push(Event::new(NEXT, what));
+            ring.borrow_mut().push(Event { at: None, what });
         }
     }
 
@@ -285,8 +276,7 @@ impl Tracer {
             }
         }
         if let Some(ring) = &self.ring {
-            let at = at.map_or(NEXT, |at| self.stamp(at));
-            ring.borrow_mut().push(Event::new(at, What::PollStart { lane }));
+            ring.borrow_mut().push(Event { at, what: What::PollStart { lane } });
         }
     }
 
