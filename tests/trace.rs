@@ -365,6 +365,60 @@ fn the_ring_keeps_the_last_events() {
 }
 
 #[test]
+fn tasks_alive_past_the_ring_keep_their_names_when_more_live_than_it_holds() {
+    // More tasks alive than the ring has room for, among many that come
+    // and go; the oldest of them run last, so the ring ends with tasks
+    // whose spawns left it (and the last spawns' names) long before. Each
+    // must still be named.
+    let rt = Runtime::builder().trace_capacity(100).build().unwrap();
+    let late: Vec<u64> = rt.block_on(async {
+        let (early_gate, late_gate) =
+            (std::rc::Rc::new(corio::sync::Notify::new()), std::rc::Rc::new(corio::sync::Notify::new()));
+        let (mut early, mut late) = (Vec::new(), Vec::new());
+        for i in 0..900 {
+            if i % 3 == 0 {
+                let gate = if i < 300 { late_gate.clone() } else { early_gate.clone() };
+                let task = corio::spawn_named(&format!("keep{i}"), async move { gate.notified().await });
+                if i < 300 {
+                    late.push(task)
+                } else {
+                    early.push(task)
+                }
+            } else {
+                corio::spawn_named(&format!("gone{i}"), async {}).await.unwrap();
+            }
+        }
+        corio::task::yield_now().await;
+        early_gate.notify_waiters();
+        for task in early {
+            task.await.unwrap();
+        }
+        let ids = late.iter().map(|task| task.id()).collect();
+        late_gate.notify_waiters();
+        for task in late {
+            task.await.unwrap();
+        }
+        ids
+    });
+    assert_eq!(late.len(), 100);
+    let trace = parse(&rt.trace_json().unwrap());
+    check_format(&trace);
+    let rows: Vec<&str> = events(&trace)
+        .iter()
+        .filter(|e| e["name"] == "thread_name")
+        .map(|e| e["args"]["name"].as_str().unwrap())
+        .filter(|row| row.starts_with("task "))
+        .collect();
+    assert!(rows.len() > 10, "{rows:?}");
+    for row in rows {
+        let (id, name) = row["task ".len()..].split_once(": ").unwrap_or_else(|| panic!("unnamed: {row}"));
+        let id: u64 = id.parse().unwrap();
+        assert!(late.contains(&id), "{row}: only the late tasks run at the end");
+        assert!(name.starts_with("keep"), "{row}");
+    }
+}
+
+#[test]
 fn an_unwritable_trace_path_is_a_clear_error() {
     let dir = scratch("unwritable");
     for path in [dir.join("no/such/directory/trace.json"), dir.clone()] {
