@@ -9,83 +9,48 @@
 //! completed after it and must still get its whole answer.
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::Command;
 use std::time::Duration;
 
-use rustix::process::{kill_process, Pid, Signal};
+use common::{example, LoggedProcess};
+use rustix::process::Signal;
+
+mod common;
 
 /// How long any one step may take before the test calls it a hang.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-fn example(name: &str) -> PathBuf {
-    // target/<profile>/deps/graceful_shutdown-<hash> -> target/<profile>/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("examples").join(name);
-    assert!(path.exists(), "{} is missing: `cargo test` builds examples", path.display());
-    path
-}
-
-/// A running example server; killed on drop if the test failed half-way.
-struct ServerProcess {
-    child: Child,
+/// A running example server, learnt from its first stdout line.
+struct SignalledServer {
+    process: LoggedProcess,
     addr: SocketAddr,
-    stdout: BufReader<ChildStdout>,
-    stderr: Receiver<String>,
 }
 
-impl ServerProcess {
-    fn start(name: &str, args: &[&str]) -> ServerProcess {
-        let mut child = Command::new(example(name))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
+impl SignalledServer {
+    fn start(name: &str, args: &[&str]) -> SignalledServer {
+        let mut command = Command::new(example(name));
+        command.args(args);
+        let (process, line) = LoggedProcess::start(name, command);
         // "... listening on 127.0.0.1:PORT" or "... on http://127.0.0.1:PORT"
         let addr = line.trim().rsplit(' ').next().unwrap().trim_start_matches("http://").parse().unwrap();
-        let (lines, stderr) = mpsc::channel();
-        let err = BufReader::new(child.stderr.take().unwrap());
-        let name = name.to_owned();
-        std::thread::spawn(move || {
-            for line in err.lines().map_while(Result::ok) {
-                eprintln!("  [{name}] {line}");
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        ServerProcess { child, addr, stdout, stderr }
+        SignalledServer { process, addr }
     }
 
     fn signal(&self, signal: Signal) {
-        kill_process(Pid::from_child(&self.child), signal).unwrap();
+        self.process.signal(signal);
     }
 
     /// Waits for a stderr line containing `text`; returns it.
     fn wait_for_log(&self, text: &str) -> String {
-        loop {
-            let line =
-                self.stderr.recv_timeout(PATIENCE).unwrap_or_else(|_| panic!("no log line with {text:?}"));
-            if line.contains(text) {
-                return line;
-            }
-        }
+        self.process.wait_for_log(text, PATIENCE)
     }
 
     /// Waits for the process to exit; returns whether it exited 0, and the
     /// rest of its stdout.
-    fn finish(mut self) -> (bool, String) {
-        let mut rest = String::new();
-        self.stdout.read_to_string(&mut rest).unwrap();
-        let status = self.child.wait().unwrap();
-        (status.success(), rest)
+    fn finish(self) -> (bool, String) {
+        self.process.finish()
     }
 
     fn connect(&self) -> TcpStream {
@@ -96,13 +61,6 @@ impl ServerProcess {
 
     fn refuses_connections(&self) -> bool {
         TcpStream::connect(self.addr).is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -140,7 +98,7 @@ const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: test\r\n\r\n";
 
 #[test]
 fn http_server_answers_the_request_under_way_then_exits_0() {
-    let server = ServerProcess::start("http_server", &["--port", "0"]);
+    let server = SignalledServer::start("http_server", &["--port", "0"]);
     // Two connections, each proven accepted by one full exchange.
     let mut idle = server.connect();
     let mut busy = server.connect();
@@ -168,7 +126,7 @@ fn http_server_answers_the_request_under_way_then_exits_0() {
 
 #[test]
 fn resp_server_answers_the_command_under_way_then_exits_0() {
-    let server = ServerProcess::start("resp_server", &["--port", "0"]);
+    let server = SignalledServer::start("resp_server", &["--port", "0"]);
     let mut idle = server.connect();
     let mut busy = server.connect();
     for stream in [&mut idle, &mut busy] {
@@ -191,7 +149,7 @@ fn resp_server_answers_the_command_under_way_then_exits_0() {
 
 #[test]
 fn echo_server_keeps_echoing_until_the_client_closes_then_exits_0() {
-    let server = ServerProcess::start("echo_server", &["127.0.0.1:0"]);
+    let server = SignalledServer::start("echo_server", &["127.0.0.1:0"]);
     let mut client = server.connect();
     client.write_all(b"hello").unwrap();
     assert_eq!(read_exact(&mut client, 5), b"hello");
@@ -210,7 +168,7 @@ fn echo_server_keeps_echoing_until_the_client_closes_then_exits_0() {
 
 #[test]
 fn a_second_signal_cuts_the_grace_period_short() {
-    let server = ServerProcess::start("echo_server", &["127.0.0.1:0"]);
+    let server = SignalledServer::start("echo_server", &["127.0.0.1:0"]);
     let mut client = server.connect();
     client.write_all(b"x").unwrap();
     assert_eq!(read_exact(&mut client, 1), b"x");
@@ -225,7 +183,7 @@ fn a_second_signal_cuts_the_grace_period_short() {
 
 #[test]
 fn rpc_kv_server_shuts_down_on_sigterm_and_exits_0() {
-    let server = ServerProcess::start("rpc_kv", &["server", "127.0.0.1:0"]);
+    let server = SignalledServer::start("rpc_kv", &["server", "127.0.0.1:0"]);
     let addr = server.addr;
     corio::block_on(async move {
         let client = corio::rpc::Client::connect(addr).await.unwrap();

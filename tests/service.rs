@@ -9,13 +9,15 @@
 //! socket buffer and read afterwards.
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::Command;
 use std::time::Duration;
 
+use common::{example, LoggedProcess};
 use corio::rpc::{Client, RpcError};
+use rustix::process::Signal;
+
+mod common;
 
 // The example compiled in as a module too, so its config parser's unit
 // tests run here: `test = true` on the example would make cargo build the
@@ -23,16 +25,8 @@ use corio::rpc::{Client, RpcError};
 #[path = "../examples/service.rs"]
 #[allow(dead_code)]
 mod service_example;
-use rustix::process::{kill_process, Pid, Signal};
 
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn service_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("examples").join("service");
-    assert!(path.exists(), "{} is missing: `cargo test` builds examples", path.display());
-    path
-}
 
 /// A config file in the temp dir, removed on drop.
 struct ConfigFile(PathBuf);
@@ -60,57 +54,26 @@ impl Drop for ConfigFile {
 }
 
 struct Service {
-    child: Child,
+    process: LoggedProcess,
     addr: String,
-    stdout: BufReader<ChildStdout>,
-    stderr: Receiver<String>,
 }
 
 impl Service {
     fn start(config: &Path) -> Service {
-        let mut child = Command::new(service_binary())
-            .arg(config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
+        let mut command = Command::new(example("service"));
+        command.arg(config);
+        let (process, line) = LoggedProcess::start("service", command);
         assert!(line.starts_with("service listening on "), "{line:?}");
         let addr = line.trim().rsplit(' ').next().unwrap().to_string();
-        let (lines, stderr) = mpsc::channel();
-        let err = BufReader::new(child.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for line in err.lines().map_while(Result::ok) {
-                eprintln!("  [service] {line}");
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Service { child, addr, stdout, stderr }
+        Service { process, addr }
     }
 
     fn signal(&self, signal: Signal) {
-        kill_process(Pid::from_child(&self.child), signal).unwrap();
+        self.process.signal(signal);
     }
 
     fn wait_for_log(&self, text: &str) -> String {
-        loop {
-            let line =
-                self.stderr.recv_timeout(PATIENCE).unwrap_or_else(|_| panic!("no log line with {text:?}"));
-            if line.contains(text) {
-                return line;
-            }
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.wait_for_log(text, PATIENCE)
     }
 }
 
@@ -122,7 +85,7 @@ async fn call(client: &Client, method: &str, arg: &str) -> String {
 fn reloads_on_sighup_and_finishes_a_call_in_flight_on_sigterm() {
     let config = ConfigFile::new("reload");
     config.write("hello");
-    let mut service = Service::start(&config.0);
+    let service = Service::start(&config.0);
     let addr = service.addr.clone();
     corio::block_on(async {
         let client = Client::connect(addr.as_str()).await.unwrap();
@@ -164,17 +127,15 @@ fn reloads_on_sighup_and_finishes_a_call_in_flight_on_sigterm() {
         service.signal(Signal::HUP);
         assert_eq!(in_flight.await.unwrap(), "generation 3: greeting = hola");
     });
-    let mut rest = String::new();
-    service.stdout.read_to_string(&mut rest).unwrap();
-    let status = service.child.wait().unwrap();
-    assert!(status.success(), "{status}");
+    let (success, rest) = service.process.finish();
+    assert!(success, "the service did not exit 0: {rest}");
     assert!(rest.contains("service stopped cleanly"), "{rest}");
 }
 
 #[test]
 fn a_missing_config_file_is_an_error_at_start() {
     let missing = std::env::temp_dir().join(format!("corio-service-{}-missing.conf", std::process::id()));
-    let out = Command::new(service_binary()).arg(&missing).output().unwrap();
+    let out = Command::new(example("service")).arg(&missing).output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot read") && stderr.contains("missing.conf"), "{stderr}");

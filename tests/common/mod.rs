@@ -1,7 +1,8 @@
 //! Helpers the example-server tests share: starting a compiled example as a
 //! child process, finding third-party programs (redis-server, the Python
-//! venv with redis-py and h11), raw-socket exchanges, and reading a
-//! process's memory from /proc.
+//! venv with redis-py and h11), raw-socket exchanges, reading a process's
+//! memory from /proc, and a child whose log lines a test waits for
+//! ([`LoggedProcess`], for the tests that signal a server).
 //!
 //! Included by each test with `mod common;` (cargo compiles every test as
 //! its own crate). A test that needs an external program fails with a clear
@@ -13,8 +14,11 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
+
+use rustix::process::{kill_process, Pid, Signal};
 
 /// A running child process (an example server or redis-server), killed on drop.
 pub struct ServerProcess {
@@ -30,6 +34,71 @@ impl ServerProcess {
 }
 
 impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A child process whose stderr lines arrive on a channel (and are echoed
+/// to the test's output), so that a test waits for the program's own log
+/// line instead of sleeping; signalled with `kill(2)`, killed on drop if the
+/// test failed half-way.
+pub struct LoggedProcess {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+    stderr: Receiver<String>,
+}
+
+impl LoggedProcess {
+    /// Starts `command` (its stdout and stderr piped here); returns it with
+    /// the first line it printed on stdout. `label` prefixes its echoed
+    /// stderr lines.
+    pub fn start(label: &str, mut command: Command) -> (LoggedProcess, String) {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let (lines, stderr) = mpsc::channel();
+        let err = BufReader::new(child.stderr.take().unwrap());
+        let label = label.to_owned();
+        std::thread::spawn(move || {
+            for line in err.lines().map_while(Result::ok) {
+                eprintln!("  [{label}] {line}");
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        (LoggedProcess { child, stdout, stderr }, first)
+    }
+
+    pub fn signal(&self, signal: Signal) {
+        kill_process(Pid::from_child(&self.child), signal).unwrap();
+    }
+
+    /// Waits (at most `patience`, then fails: a hang) for a stderr line
+    /// containing `text`; returns it.
+    pub fn wait_for_log(&self, text: &str, patience: Duration) -> String {
+        loop {
+            let line =
+                self.stderr.recv_timeout(patience).unwrap_or_else(|_| panic!("no log line with {text:?}"));
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
+    /// Waits for the process to exit; returns whether it exited 0, and the
+    /// rest of its stdout.
+    pub fn finish(mut self) -> (bool, String) {
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        (self.child.wait().unwrap().success(), rest)
+    }
+}
+
+impl Drop for LoggedProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
