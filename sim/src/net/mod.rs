@@ -236,6 +236,18 @@ struct Conn {
     handles: u8,
 }
 
+impl Conn {
+    /// The end on `side` (0 or 1) and the end across from it, both mutable.
+    fn end_and_peer(&mut self, side: usize) -> (&mut Endpoint, &mut Endpoint) {
+        let [first, second] = &mut self.ends;
+        if side == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        }
+    }
+}
+
 /// A listening socket.
 #[derive(Debug)]
 struct Listening {
@@ -382,9 +394,7 @@ impl Net {
         wakes: &mut Wakes,
     ) -> Option<io::Result<usize>> {
         let window = self.config.window;
-        let c = self.conns[conn].as_mut().expect("live connection");
-        let (a, b) = c.ends.split_at_mut(1);
-        let (end, peer) = if side == 0 { (&mut a[0], &mut b[0]) } else { (&mut b[0], &mut a[0]) };
+        let (end, peer) = self.conns[conn].as_mut().expect("live connection").end_and_peer(side);
         if end.reset {
             return Some(Err(reset_error()));
         }
@@ -423,9 +433,7 @@ impl Net {
         log: &mut Log,
     ) -> Option<io::Result<usize>> {
         let window = self.config.window;
-        let c = self.conns[conn].as_mut().expect("live connection");
-        let (a, b) = c.ends.split_at_mut(1);
-        let (end, peer) = if side == 0 { (&mut a[0], &mut b[0]) } else { (&mut b[0], &mut a[0]) };
+        let (end, peer) = self.conns[conn].as_mut().expect("live connection").end_and_peer(side);
         if end.reset {
             return Some(Err(reset_error()));
         }
