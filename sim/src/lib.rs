@@ -20,8 +20,11 @@
 //!
 //! - `world.rs`: [`World`], [`Config`], the loop, node lives (start,
 //!   crash, exit), [`SimError`];
-//! - `node.rs`: node addresses, the current node (the sim's one
-//!   thread-local), [`stop_signal`];
+//! - `shared.rs`: what every simulated socket reaches (clock, network,
+//!   nodes, log) and the current node (the sim's one thread-local);
+//! - `node.rs`: node ids and addresses;
+//! - `current.rs`: what a node's own code asks: [`current_node`],
+//!   [`stop_signal`];
 //! - [`net`]: the network (`net/mod.rs`: connections, segments, links),
 //!   [`net::TcpStream`], [`net::TcpListener`], addresses;
 //! - `fault.rs`: [`Fault`], [`Chaos`];
